@@ -1,0 +1,3 @@
+from marginrank.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Command-line interface: options and TOML become typed settings here, and nowhere else."""
