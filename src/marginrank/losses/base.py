@@ -27,7 +27,8 @@ class RankingLoss(nn.Module):
         - ``neg_scores``: ``[B, N]``, the scores of its N negatives (per-example samples, or a shared
           pool of N items passed as the ``[B, N]`` matrix product).
         - ``neg_mask``: optional bool ``[B, N]``; ``False`` removes that negative exactly (zero loss
-          contribution, zero gradient), e.g. a sampled item that is in fact a positive.
+          contribution, zero gradient, whatever it holds, inf and NaN included), e.g. a sampled item
+          that is in fact a positive.
         - output: ``[B]`` for ``reduction="none"``, else a scalar (``"mean"`` over the B examples,
           every row counts, also one whose negatives are all masked; ``"sum"`` over them).
 
@@ -60,6 +61,9 @@ class RankingLoss(nn.Module):
     def _evaluate(self, pos_scores: Tensor, neg_scores: Tensor, neg_mask: Tensor | None, **extra: object) -> Tensor:
         """Check the inputs, compute :meth:`per_example` (with any subclass keywords) and reduce."""
         check_scores(pos_scores, neg_scores, neg_mask)
+        if neg_mask is not None:  # masked slots may hold inf/NaN (e.g. a -inf fill): keep them out of every op
+            zero = torch.zeros((), dtype=neg_scores.dtype, device=neg_scores.device)
+            neg_scores = torch.where(neg_mask, neg_scores, zero)
         return reduce(self.per_example(pos_scores, neg_scores, neg_mask, **extra), self.reduction)
 
     def extra_repr(self) -> str:
