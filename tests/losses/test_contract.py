@@ -91,3 +91,14 @@ def test_rows_are_independent(name: str) -> None:
     full = loss(pos, neg, mask)
     for row in (0, 3):
         torch.testing.assert_close(loss(pos[row : row + 1], neg[row : row + 1], mask[row : row + 1]), full[row : row + 1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", NAMES)
+def test_gpu_matches_cpu(name: str) -> None:
+    pos, neg, mask = random_batch(9)
+    loss = get(name, reduction="none")
+    cpu_value, cpu_g_pos, cpu_g_neg = grads(loss, pos, neg, mask)
+    gpu_value, gpu_g_pos, gpu_g_neg = grads(loss.cuda(), pos.cuda(), neg.cuda(), mask.cuda())
+    for cpu, gpu in ((cpu_value, gpu_value), (cpu_g_pos, gpu_g_pos), (cpu_g_neg, gpu_g_neg)):
+        torch.testing.assert_close(gpu.cpu(), cpu)

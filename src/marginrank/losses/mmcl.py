@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -31,8 +32,13 @@ class MMCL(RankingLoss):
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` over the batch.
 
     With ``neg_mask`` the mean runs over the valid negatives of each row; a row with none keeps only
-    ``w_p * relu(1 - s_p)``. The K margins are applied one at a time into one ``[B, N]`` accumulator,
-    so memory stays at a few ``[B, N]`` tensors whatever K is.
+    ``w_p * relu(1 - s_p)``.
+
+    Computation: ``sum_k w_k * relu(s - m_k)`` is piecewise linear in ``s``, so with the margins
+    sorted it equals ``s * W(i) - C(i)``, where ``i`` is the number of margins strictly below ``s``
+    (``torch.bucketize``), ``W(i)`` the sum of their weights and ``C(i)`` of their ``w_k * m_k``. That is
+    a few ``[B, N]`` passes whatever K is (no ``[B, K, N]`` tensor) and the gradient on a negative is
+    exactly ``W(i)`` scaled by ``w_n / N``; a score exactly at a margin does not count that margin.
 
     Example:
         >>> import torch
@@ -61,13 +67,21 @@ class MMCL(RankingLoss):
             )
         self.margins = tuple(require_finite("margins", m) for m in margins)
         self.weights = tuple(require_non_negative("weights", w) for w in weights)
+        order = sorted(range(len(self.margins)), key=self.margins.__getitem__)
+        sorted_margins = torch.tensor([self.margins[k] for k in order], dtype=torch.float64)
+        sorted_weights = torch.tensor([self.weights[k] for k in order], dtype=torch.float64)
+        zero = torch.zeros(1, dtype=torch.float64)
+        self.register_buffer("_sorted_margins", sorted_margins, persistent=False)
+        self.register_buffer("_weight_below", torch.cat([zero, sorted_weights.cumsum(0)]), persistent=False)
+        self.register_buffer(
+            "_weighted_margin_below", torch.cat([zero, (sorted_weights * sorted_margins).cumsum(0)]), persistent=False
+        )
         self.pos_weight = require_non_negative("pos_weight", pos_weight)
         self.neg_weight = require_non_negative("neg_weight", neg_weight)
 
     def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None) -> Tensor:
-        penalty = self.weights[0] * F.relu(neg - self.margins[0])
-        for margin, weight in zip(self.margins[1:], self.weights[1:]):
-            penalty = penalty + weight * F.relu(neg - margin)
+        below = torch.bucketize(neg.detach(), self._sorted_margins.to(neg))  # margins strictly below s
+        penalty = neg * self._weight_below.to(neg)[below] - self._weighted_margin_below.to(neg)[below]
         return self.pos_weight * F.relu(1 - pos) + self.neg_weight * masked_mean(penalty, mask)
 
     def extra_repr(self) -> str:
