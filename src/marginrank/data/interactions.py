@@ -140,19 +140,21 @@ class Interactions:
         return np.bincount(self.items, minlength=self.n_items)
 
     @cached_property
-    def _user_index(self) -> dict:
-        return {raw: index for index, raw in enumerate(self.user_ids.tolist())}
+    def user_id_index(self) -> dict:
+        """Raw user id -> index."""
+        return id_index(self.user_ids)
 
     @cached_property
-    def _item_index(self) -> dict:
-        return {raw: index for index, raw in enumerate(self.item_ids.tolist())}
+    def item_id_index(self) -> dict:
+        """Raw item id -> index."""
+        return id_index(self.item_ids)
 
     def user_index(self, raw_ids) -> np.ndarray:
         """Indices of raw user ids; an unknown id is an error naming it."""
-        return _lookup(self._user_index, raw_ids, "user")
+        return lookup_ids(self.user_id_index, raw_ids, "user")
 
     def item_index(self, raw_ids) -> np.ndarray:
-        return _lookup(self._item_index, raw_ids, "item")
+        return lookup_ids(self.item_id_index, raw_ids, "item")
 
     def select(self, keep: np.ndarray) -> Interactions:
         """The pairs where ``keep`` is True, in the same index space."""
@@ -203,7 +205,12 @@ class Interactions:
         )
 
 
-def _lookup(index: dict, raw_ids, kind: str) -> np.ndarray:
+def id_index(ids: np.ndarray) -> dict:
+    """Raw id -> position, for :func:`lookup_ids`."""
+    return {raw: index for index, raw in enumerate(ids.tolist())}
+
+
+def lookup_ids(index: dict, raw_ids, kind: str) -> np.ndarray:
     """Map raw ids to indices; ids read from text match in either their int or str form."""
     values = np.atleast_1d(np.asarray(raw_ids, dtype=object)).tolist()
     int_keys = bool(index) and isinstance(next(iter(index)), int)

@@ -201,7 +201,7 @@ def _encode(raw: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def _map_into(
     like: Interactions, raw_users: list, raw_items: list, columns: dict, path: Path, line_numbers: list[int]
 ) -> Interactions:
-    index_of = {"user": like._user_index, "item": like._item_index}
+    index_of = {"user": like.user_id_index, "item": like.item_id_index}
     int_keys = {kind: bool(index) and isinstance(next(iter(index)), int) for kind, index in index_of.items()}
 
     def lookup(kind: str, value: str) -> int:

@@ -1,0 +1,40 @@
+"""``marginrank evaluate RUN``: full-ranking metrics of a finished run on its test split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from marginrank.cli.runs import CONFIG, load_run
+from marginrank.cli.settings import read_toml
+from marginrank.cli.sources import load_source
+from marginrank.cli.train import print_metrics
+from marginrank.metrics import evaluate_popularity
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="evaluate a finished run on its test split")
+    parser.add_argument("run", type=Path, help="run folder written by train")
+    parser.add_argument("-k", "--ks", type=int, nargs="+", default=None, help="cut-offs (default: those of the run)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    recommender = load_run(args.run)
+    config = read_toml(args.run / CONFIG)
+    dataset = load_source(
+        config.get("dataset"), Path(config["data"]) if config.get("data") else None,
+        Path(config["data_root"]) if config.get("data_root") else None, config.get("split_seed", 0),
+    )
+    ks = tuple(args.ks or recommender.params.ks)
+    metrics = recommender.evaluate(dataset.test, ks)
+    metrics["popularity"] = evaluate_popularity(dataset.train.matrix, dataset.test.matrix, ks, seed=recommender.params.seed)
+    for key in ("protocol", "optimistic", "best_epoch", "epochs_run", "stopped"):
+        metrics[key] = recommender.metrics_.get(key)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print_metrics(metrics)
+    return 0

@@ -1,0 +1,177 @@
+"""Run settings: built-in defaults < a TOML file (``--config``) < command-line options.
+
+Every field of :class:`marginrank.recommender.RecommenderParams` is an option (``--batch-size``,
+``--no-exclude-positives``, ``--loss-param margins=[0.7,0.8]``) and a TOML key (``batch_size``,
+``[loss_params]``); the run-level keys are ``dataset``, ``data``, ``data_root``, ``split_seed``.
+They become typed settings here, once; the library never sees them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from marginrank.errors import MarginRankError
+from marginrank.recommender import RecommenderParams
+
+RUN_KEYS = {"dataset": str, "data": str, "data_root": str, "split_seed": int}
+
+HELP = {
+    "loss": "loss name (mmcl, ccl, bpr, hinge, max_margin, softmax, bsl, mse, bce)",
+    "loss_params": "a loss parameter as KEY=VALUE in TOML syntax, e.g. neg_weight=700 or margins=[0.7,0.8,0.9] (repeatable)",
+    "negatives": "negatives per example (or size of the shared pool)",
+    "shared_negatives": "one pool of negatives per batch: scoring is one matrix product",
+    "sampler": "uniform or popularity",
+    "popularity_alpha": "exponent of the popularity sampler (count ** alpha)",
+    "exclude_positives": "never use a user's known positives as negatives",
+    "log_q_correction": "correct sampled softmax for the sampling probabilities",
+    "dim": "embedding size",
+    "similarity": "cosine (bounded, resists collapse) or dot",
+    "dropout": "embedding dropout on the user vector",
+    "init_std": "standard deviation of the initial embeddings",
+    "optimizer": "adam, adagrad or sgd",
+    "lr": "learning rate",
+    "sparse": "sparse embedding gradients (lazy Adam: only rows a batch touches are updated)",
+    "batch_size": "training pairs per batch",
+    "epochs": "maximum number of epochs",
+    "l2": "L2 weight on the embedding rows a batch uses",
+    "clip_norm": "clip the gradient norm to this value",
+    "max_norm": "renormalize embedding rows to at most this norm after each step (TransE-style guard)",
+    "protocol": "validation (10%% of train held out), paper (monitor test: optimistic) or none",
+    "valid_ratio": "share of each user's training items held out for validation",
+    "eval_every": "evaluate every N epochs",
+    "ks": "cut-offs of the metrics",
+    "monitor": "metric that picks the best epoch",
+    "patience": "stop after this many evaluations without improvement",
+    "lr_patience": "reduce the learning rate after this many evaluations without improvement",
+    "lr_factor": "learning-rate reduction factor",
+    "min_lr": "lowest learning rate",
+    "collapse_check": "check every epoch for signs of collapse",
+    "on_collapse": "warn or stop when a collapse is detected",
+    "seed": "random seed (model, batches, negatives, validation split)",
+    "progress": "show a progress bar",
+    "device": "cpu or cuda",
+}
+
+
+@dataclasses.dataclass
+class RunSettings:
+    recommender: RecommenderParams
+    dataset: str | None = None
+    data: Path | None = None
+    data_root: Path | None = None
+    split_seed: int = 0
+
+    def to_toml(self) -> str:
+        """The resolved settings as TOML (what ``--config`` reads back)."""
+        run = {key: getattr(self, key) for key in RUN_KEYS if getattr(self, key) is not None}
+        params = dataclasses.asdict(self.recommender)
+        loss_params = params.pop("loss_params")
+        lines = [f"{key} = {_toml_value(value)}" for key, value in {**run, **params}.items() if value is not None]
+        if loss_params:
+            lines += ["", "[loss_params]"] + [f"{key} = {_toml_value(value)}" for key, value in loss_params.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _field_kind(field: dataclasses.Field) -> str:
+    return str(field.type).replace(" ", "")
+
+
+def add_recommender_options(parser: argparse.ArgumentParser) -> None:
+    """One option per RecommenderParams field, defaulting to None (= not given)."""
+    for field in dataclasses.fields(RecommenderParams):
+        flag = "--" + field.name.replace("_", "-")
+        kind = _field_kind(field)
+        help_text = HELP.get(field.name, "")
+        if field.name == "loss_params":
+            parser.add_argument("--loss-param", dest="loss_params", action="append", metavar="KEY=VALUE", help=help_text)
+        elif kind == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif kind.startswith("tuple"):
+            parser.add_argument(flag, type=int, nargs="+", default=None, help=help_text)
+        else:
+            base = {"int": int, "float": float, "str": str}[kind.split("|")[0]]
+            parser.add_argument(flag, type=base, default=None, help=help_text)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            table = tomllib.load(handle)
+    except FileNotFoundError:
+        raise MarginRankError("config file not found", path=str(path)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise MarginRankError(f"invalid TOML: {error}", path=str(path)) from None
+    known = set(RUN_KEYS) | {f.name for f in dataclasses.fields(RecommenderParams)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise MarginRankError(f"unknown setting(s) {unknown}", path=str(path))
+    return table
+
+
+def _parse_loss_params(items: list[str]) -> dict[str, Any]:
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MarginRankError(f"--loss-param expects KEY=VALUE, got {item!r}")
+        try:
+            params[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key.strip()] = value  # a bare word, e.g. a mode name
+    return params
+
+
+def resolve(args: argparse.Namespace) -> RunSettings:
+    """Defaults < TOML (``args.config``) < options given on the command line."""
+    values: dict[str, Any] = read_toml(args.config) if getattr(args, "config", None) else {}
+    for key in RUN_KEYS:
+        given = getattr(args, key, None)
+        if given is not None:
+            values[key] = given
+    for field in dataclasses.fields(RecommenderParams):
+        given = getattr(args, field.name, None)
+        if given is None:
+            continue
+        values[field.name] = {**values.get("loss_params", {}), **_parse_loss_params(given)} if field.name == "loss_params" else given
+    run = {key: values.pop(key) for key in list(values) if key in RUN_KEYS}
+    for key, expected in RUN_KEYS.items():
+        if key in run and not isinstance(run[key], (expected, Path)):
+            raise MarginRankError(f"setting {key!r} must be a {expected.__name__}, got {run[key]!r}")
+    _check_types(values)
+    return RunSettings(
+        recommender=RecommenderParams(**values),
+        dataset=run.get("dataset"),
+        data=Path(run["data"]) if run.get("data") else None,
+        data_root=Path(run["data_root"]) if run.get("data_root") else None,
+        split_seed=run.get("split_seed", 0),
+    )
+
+
+def _check_types(values: dict[str, Any]) -> None:
+    kinds = {f.name: _field_kind(f) for f in dataclasses.fields(RecommenderParams)}
+    accept = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+    for key, value in values.items():
+        kind = kinds[key]
+        if kind.endswith("|None") and value is None:
+            continue
+        base = kind.split("|")[0]
+        if base in accept and (not isinstance(value, accept[base]) or (base != "bool" and isinstance(value, bool))):
+            raise MarginRankError(f"setting {key!r} must be {base}, got {value!r}")
+        if base.startswith("tuple") and not (isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value)):
+            raise MarginRankError(f"setting {key!r} must be a list of integers, got {value!r}")
+        if base.startswith("dict") and not isinstance(value, dict):
+            raise MarginRankError(f"setting {key!r} must be a table, got {value!r}")

@@ -1,0 +1,286 @@
+"""``Recommender``: the scikit-learn / implicit shaped entry point.
+
+>>> from marginrank import Recommender, datasets
+>>> data = datasets.load("synthetic", n_users=300, n_items=200)
+>>> rec = Recommender(loss="mmcl", negatives=50, epochs=2, progress=False).fit(data)
+>>> items, scores = rec.recommend([0, 1], k=5)
+>>> items.shape
+(2, 5)
+
+It turns plain arguments into the library's objects (model, loss, sampler, optimizer, trainer)
+and keeps the raw-id maps, so ``recommend`` takes and returns the ids of the source data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from marginrank import losses
+from marginrank.atomic import atomic_write_text
+from marginrank.data import Dataset, Interactions, holdout_split
+from marginrank.data.interactions import id_index, lookup_ids
+from marginrank.errors import MarginRankError
+from marginrank.guards import CollapseMonitor, NormConstraint
+from marginrank.metrics import evaluate_embeddings, evaluate_popularity
+from marginrank.models import MF
+from marginrank.sampling import PopularitySampler, UniformSampler
+from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
+from marginrank.training.evaluator import Evaluator
+from marginrank.training.optimizers import make_optimizer
+from marginrank.training.trainer import Trainer, TrainResult
+
+PROTOCOLS = ("validation", "paper", "none")
+MODEL_FORMAT = "marginrank-recommender-1"
+
+
+@dataclass
+class RecommenderParams:
+    """Every setting of a :class:`Recommender`, with its default (all plain values)."""
+
+    loss: str = "mmcl"
+    loss_params: dict[str, Any] = field(default_factory=dict)
+    negatives: int = 100
+    shared_negatives: bool = False
+    sampler: str = "uniform"  # or "popularity"
+    popularity_alpha: float = 0.75
+    exclude_positives: bool = True
+    log_q_correction: bool = False
+    dim: int = 64
+    similarity: str = "cosine"
+    dropout: float = 0.1
+    init_std: float = 1e-4
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    sparse: bool = False
+    batch_size: int = 1024
+    epochs: int = 20
+    l2: float = 0.0
+    clip_norm: float | None = None
+    max_norm: float | None = None
+    protocol: str = "validation"
+    valid_ratio: float = 0.1
+    eval_every: int = 1
+    ks: tuple[int, ...] = (20,)
+    monitor: str = "recall@20"
+    patience: int | None = 5
+    lr_patience: int | None = None
+    lr_factor: float = 0.1
+    min_lr: float = 1e-6
+    collapse_check: bool = True
+    on_collapse: str = "warn"
+    seed: int = 0
+    progress: bool = True
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        self.ks = tuple(int(k) for k in self.ks)
+        checks = [
+            (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
+            (self.sampler in ("uniform", "popularity"), f"sampler must be 'uniform' or 'popularity', got {self.sampler!r}"),
+            (self.similarity in ("cosine", "dot"), f"similarity must be 'cosine' or 'dot', got {self.similarity!r}"),
+            (self.negatives >= 1, f"negatives must be at least 1, got {self.negatives}"),
+            (self.dim >= 1, f"dim must be at least 1, got {self.dim}"),
+            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
+            (0.0 < self.valid_ratio < 1.0, f"valid_ratio must be in (0, 1), got {self.valid_ratio}"),
+            (self.l2 >= 0, f"l2 must be >= 0, got {self.l2}"),
+            (all(k >= 1 for k in self.ks), f"ks must be positive, got {self.ks}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise MarginRankError(message)
+
+
+class Recommender:
+    """Fit an embedding model with a margin/contrastive loss; recommend, evaluate, save, load.
+
+    Keyword arguments are the fields of :class:`RecommenderParams`. ``fit`` takes a
+    :class:`Dataset` (train and test) or training :class:`Interactions`. With
+    ``protocol="validation"`` (default) 10% of each user's training items are held out to pick the
+    best epoch and stop early; ``"paper"`` monitors the test split, as published LightGCN, SimpleX
+    and MMCL numbers do: that is optimistic, and every output says so.
+    """
+
+    def __init__(self, **params: Any) -> None:
+        known = {f.name for f in fields(RecommenderParams)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise MarginRankError(f"unknown Recommender option(s) {unknown}; known: {sorted(known)}")
+        self.params = RecommenderParams(**params)
+        self.model: MF | None = None
+        self.user_ids: np.ndarray | None = None
+        self.item_ids: np.ndarray | None = None
+        self.seen: sp.csr_matrix | None = None
+        self.result_: TrainResult | None = None
+        self.metrics_: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------ fitting
+    def fit(self, data: Dataset | Interactions, *, run_dir: str | os.PathLike | None = None, resume: bool = False) -> Recommender:
+        """Train; with ``run_dir`` write logs, checkpoints, ``metrics.json`` and ``model.pt`` there."""
+        p = self.params
+        train, test = (data.train, data.test) if isinstance(data, Dataset) else (data, None)
+        if p.protocol == "paper" and test is None:
+            raise MarginRankError("protocol 'paper' monitors the test split: pass a Dataset with one")
+        fit_on, evaluator = self._selection(train, test)
+        torch.manual_seed(p.seed)
+        self.model = MF(
+            train.n_users, train.n_items, p.dim, similarity=p.similarity, dropout=p.dropout,
+            init_std=p.init_std, sparse=p.sparse,
+        ).to(p.device)
+        self.user_ids, self.item_ids, self.seen = train.user_ids, train.item_ids, train.matrix
+        optimizer = make_optimizer(p.optimizer, self.model.parameters(), p.lr, sparse=p.sparse)
+        scheduler = None
+        if p.lr_patience is not None and evaluator is not None:
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="max", factor=p.lr_factor, patience=p.lr_patience, min_lr=p.min_lr
+            )
+        trainer = Trainer(
+            self.model,
+            losses.get(p.loss, **p.loss_params),
+            self._sampler(fit_on),
+            optimizer,
+            batch_size=p.batch_size,
+            l2=p.l2,
+            clip_norm=p.clip_norm,
+            constraints=[NormConstraint(p.max_norm)] if p.max_norm is not None else [],
+            evaluator=evaluator,
+            eval_every=p.eval_every,
+            monitor=p.monitor,
+            patience=p.patience if evaluator is not None else None,
+            scheduler=scheduler,
+            collapse_monitor=CollapseMonitor(seed=p.seed) if p.collapse_check else None,
+            on_collapse=p.on_collapse,
+            run_dir=run_dir,
+            seed=p.seed,
+            progress=p.progress,
+            device=p.device,
+            log_q_correction=p.log_q_correction,
+            tags={"protocol": p.protocol, "optimistic": p.protocol == "paper"},
+        )
+        self.result_ = trainer.fit(fit_on, p.epochs, resume=resume)
+        trainer.restore_best()
+        self.model.eval()
+        self.metrics_ = self._final_metrics(train, test)
+        if run_dir is not None:
+            atomic_write_text(Path(run_dir) / "metrics.json", json.dumps(self.metrics_, indent=2) + "\n")
+            self.save(Path(run_dir) / "model.pt")
+        return self
+
+    def _selection(self, train: Interactions, test: Interactions | None) -> tuple[Interactions, Evaluator | None]:
+        """The pairs to fit on and the evaluator that picks the best epoch, per protocol."""
+        p = self.params
+        if p.protocol == "none":
+            return train, None
+        if p.protocol == "paper":
+            return train, Evaluator(train.matrix, test.matrix, p.ks, seed=p.seed)
+        fit_on, valid = holdout_split(train, p.valid_ratio, seed=p.seed)
+        return fit_on, Evaluator(fit_on.matrix, valid.matrix, p.ks, seed=p.seed)
+
+    def _sampler(self, fit_on: Interactions):
+        p = self.params
+        exclude = fit_on.matrix if p.exclude_positives else None
+        common = dict(shared=p.shared_negatives, exclude=exclude, seed=p.seed)
+        if p.sampler == "popularity":
+            return PopularitySampler(fit_on.item_counts(), p.negatives, alpha=p.popularity_alpha, **common)
+        return UniformSampler(fit_on.n_items, p.negatives, **common)
+
+    def _final_metrics(self, train: Interactions, test: Interactions | None) -> dict[str, Any]:
+        p, result = self.params, self.result_
+        summary: dict[str, Any] = {
+            "protocol": p.protocol,
+            "optimistic": p.protocol == "paper",
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "stopped": result.stopped,
+            "selection": result.best_metrics,
+        }
+        if p.protocol == "paper":
+            summary["note"] = "best epoch chosen on the test split (as published papers do): optimistic"
+        if test is not None:
+            summary.update(self.evaluate(test))
+            summary["popularity"] = evaluate_popularity(train.matrix, test.matrix, p.ks, seed=p.seed)
+        return summary
+
+    # ---------------------------------------------------------------------------------- using
+    def _fitted(self) -> MF:
+        if self.model is None:
+            raise MarginRankError("this Recommender is not fitted yet: call fit() or Recommender.load()")
+        return self.model
+
+    def evaluate(self, test: Interactions | Dataset, ks: Sequence[int] | None = None) -> dict[str, float]:
+        """Full-ranking metrics on ``test`` (same index space as the training data), training items excluded."""
+        model = self._fitted()
+        test = test.test if isinstance(test, Dataset) else test
+        if test.shape != self.seen.shape:
+            raise MarginRankError(f"test data has shape {test.shape}, the model was trained on {self.seen.shape}")
+        return evaluate_embeddings(
+            model.user_factors(), model.item_factors(), self.seen, test.matrix, tuple(ks or self.params.ks),
+            seed=self.params.seed,
+        )
+
+    def recommend(self, user_ids: Sequence | np.ndarray, k: int = 20, *, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` items for each raw user id: ``(item_ids [U, k], scores [U, k])``, training items excluded."""
+        model = self._fitted()
+        users = lookup_ids(id_index(self.user_ids), user_ids, "user")
+        if not 1 <= k <= len(self.item_ids):
+            raise MarginRankError(f"k must be between 1 and {len(self.item_ids)}, got {k}")
+        items, scores = model.recommend(torch.from_numpy(users), k, exclude=self.seen if exclude_seen else None)
+        return self.item_ids[items.cpu().numpy()], scores.cpu().numpy()
+
+    # ---------------------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """One file of tensors and plain values (no pickled objects), written atomically."""
+        model = self._fitted()
+        save_checkpoint(
+            {
+                "format": MODEL_FORMAT,
+                "params": json.dumps(asdict(self.params)),
+                "model": model.state_dict(),
+                "user_ids": _ids_to_plain(self.user_ids),
+                "item_ids": _ids_to_plain(self.item_ids),
+                "seen_indptr": torch.from_numpy(self.seen.indptr.astype(np.int64)),
+                "seen_indices": torch.from_numpy(self.seen.indices.astype(np.int64)),
+                "metrics": json.dumps(self.metrics_),
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Recommender:
+        state = load_checkpoint(path)
+        if state.get("format") != MODEL_FORMAT:
+            raise MarginRankError(f"not a saved Recommender (format {state.get('format')!r})", path=str(path))
+        params = json.loads(state["params"])
+        params["ks"] = tuple(params["ks"])
+        params["device"] = "cpu"
+        rec = cls(**params)
+        user_ids, item_ids = _ids_from_plain(state["user_ids"]), _ids_from_plain(state["item_ids"])
+        p = rec.params
+        rec.model = MF(len(user_ids), len(item_ids), p.dim, similarity=p.similarity, dropout=p.dropout, init_std=p.init_std, sparse=p.sparse)
+        try:
+            rec.model.load_state_dict(state["model"])
+        except RuntimeError as error:
+            raise MarginRankError(f"saved weights do not fit the saved settings: {str(error).splitlines()[0]}", path=str(path)) from None
+        rec.model.eval()
+        rec.user_ids, rec.item_ids = user_ids, item_ids
+        indptr, indices = state["seen_indptr"].numpy(), state["seen_indices"].numpy()
+        rec.seen = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(user_ids), len(item_ids)))
+        rec.metrics_ = json.loads(state["metrics"])
+        return rec
+
+
+def _ids_to_plain(ids: np.ndarray) -> torch.Tensor | list[str]:
+    return torch.from_numpy(ids.astype(np.int64)) if np.issubdtype(ids.dtype, np.integer) else [str(v) for v in ids]
+
+
+def _ids_from_plain(ids: torch.Tensor | list[str]) -> np.ndarray:
+    return ids.numpy() if isinstance(ids, torch.Tensor) else np.array(ids, dtype=object)

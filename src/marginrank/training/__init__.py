@@ -1,0 +1,20 @@
+"""Training: batches of pairs, the epoch loop, optimizers, evaluation and checkpoints."""
+
+from marginrank.training.batches import PairBatches
+from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
+from marginrank.training.evaluator import Evaluator
+from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
+from marginrank.training.trainer import CollapseStop, CollapseWarning, Trainer, TrainResult
+
+__all__ = [
+    "OPTIMIZERS",
+    "CollapseStop",
+    "CollapseWarning",
+    "Evaluator",
+    "PairBatches",
+    "TrainResult",
+    "Trainer",
+    "load_checkpoint",
+    "make_optimizer",
+    "save_checkpoint",
+]

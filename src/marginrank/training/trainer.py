@@ -1,0 +1,293 @@
+"""The epoch loop: pairs -> sampler -> model -> loss -> optimizer, with evaluation, early stopping,
+learning-rate reduction on plateau, collapse checks, logs and atomic checkpoints.
+
+The trainer takes built objects (model, loss, sampler, optimizer, evaluator); it never sees a
+config. Everything random it owns (batch order, negatives, dropout) is in the checkpoint, so a
+resumed run continues exactly where the interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from marginrank.atomic import atomic_write_text
+from marginrank.data.interactions import Interactions
+from marginrank.errors import MarginRankError
+from marginrank.losses.base import RankingLoss
+from marginrank.training.batches import PairBatches
+from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
+
+CHECKPOINT_FORMAT = "marginrank-trainer-1"
+
+
+class CollapseWarning(UserWarning):
+    """A run shows the signs of collapse (see :mod:`marginrank.guards`)."""
+
+
+class CollapseStop(MarginRankError):
+    """Training stopped because it collapsed (``on_collapse="stop"``)."""
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    stopped: str = "completed"  # "completed", "early_stopping" or "collapse"
+
+
+class Trainer:
+    """Train ``model`` on the pairs of an :class:`Interactions` with ``loss`` and ``sampler``.
+
+    - ``sampler.sample(users) -> [B, N]`` per-example or ``[N]`` shared negatives; a sampler with
+      ``collision_mask(users, items)`` gets its accidental positives masked out of the loss.
+    - ``l2`` multiplies ``model.regularization(users, pos, neg)`` (the rows the batch uses).
+    - ``constraints`` (e.g. a norm constraint) run on the model after every optimizer step.
+    - ``evaluator(model) -> metrics`` every ``eval_every`` epochs; ``monitor`` (e.g. ``"recall@20"``)
+      picks the best epoch, drives ``scheduler`` (ReduceLROnPlateau, mode max) and early stopping
+      after ``patience`` evaluations without improvement.
+    - ``collapse_monitor.check(...)`` every epoch; ``on_collapse`` is ``"warn"`` or ``"stop"``.
+    - ``log_q_correction`` passes ``sampler.sample_with_log_prob``'s log-probabilities to the loss
+      (sampled softmax), so that popularity-sampled negatives are not over-penalized.
+    - ``run_dir`` receives ``log.jsonl`` (one line per epoch), ``last.pt`` and ``best.pt``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: RankingLoss,
+        sampler: Any,
+        optimizer: torch.optim.Optimizer,
+        *,
+        batch_size: int = 1024,
+        l2: float = 0.0,
+        clip_norm: float | None = None,
+        constraints: Sequence[Callable[[nn.Module], None]] = (),
+        evaluator: Callable[[nn.Module], dict[str, float]] | None = None,
+        eval_every: int = 1,
+        monitor: str = "recall@20",
+        patience: int | None = None,
+        scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
+        collapse_monitor: Any = None,
+        on_collapse: str = "warn",
+        run_dir: str | Path | None = None,
+        seed: int = 0,
+        progress: bool = True,
+        device: str | torch.device = "cpu",
+        log_q_correction: bool = False,
+        tags: dict[str, Any] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise MarginRankError(f"batch size must be at least 1, got {batch_size}")
+        if on_collapse not in ("warn", "stop"):
+            raise MarginRankError(f"on_collapse must be 'warn' or 'stop', got {on_collapse!r}")
+        self.model, self.loss, self.sampler, self.optimizer = model, loss, sampler, optimizer
+        self.batch_size, self.l2, self.clip_norm = batch_size, l2, clip_norm
+        self.constraints = tuple(constraints)
+        self.evaluator, self.eval_every, self.monitor, self.patience = evaluator, eval_every, monitor, patience
+        self.scheduler = scheduler
+        self.collapse_monitor, self.on_collapse = collapse_monitor, on_collapse
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.seed, self.progress, self.device = seed, progress, torch.device(device)
+        self.tags = dict(tags or {})
+        self.generator = torch.Generator().manual_seed(seed)
+        accepted = inspect.signature(loss.forward).parameters
+        self._loss_takes_groups = "pos_groups" in accepted
+        if log_q_correction and "neg_log_prob" not in accepted:
+            raise MarginRankError(f"the log-Q correction needs a softmax loss; {type(loss).__name__} takes no log-probabilities")
+        self.log_q_correction = log_q_correction
+        self.history: list[dict[str, Any]] = []
+        self.best_epoch: int | None = None
+        self.best_metrics: dict[str, float] = {}
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stale_evaluations = 0
+        self.epoch = 0
+
+    # ----------------------------------------------------------------------------------- training
+    def fit(self, train: Interactions, epochs: int, *, resume: bool = False) -> TrainResult:
+        """Train for up to ``epochs`` epochs (in total, counting those of a resumed checkpoint)."""
+        if len(train) == 0:
+            raise MarginRankError("no training pairs")
+        if resume:
+            self.load(self._path("last.pt"))
+        batches = PairBatches(train.users, train.items, self.batch_size, self.generator)
+        positives = train.matrix
+        stopped = "completed"
+        while self.epoch < epochs:
+            self.epoch += 1
+            record = {"epoch": self.epoch, **self._train_epoch(batches)}
+            record["lr"] = self.optimizer.param_groups[0]["lr"]
+            if self.evaluator is not None and (self.epoch % self.eval_every == 0 or self.epoch == epochs):
+                stopped = self._evaluate(record)
+            if self.collapse_monitor is not None:
+                stopped = self._check_collapse(record, positives) or stopped
+            self.history.append(record)
+            self._write_log()
+            self.save(self._path("last.pt"))
+            if stopped != "completed":
+                break
+        return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
+
+    def _train_epoch(self, batches: PairBatches) -> dict[str, float]:
+        self.model.train()
+        total, count, start = 0.0, 0, time.perf_counter()
+        bar = _progress(len(batches), f"epoch {self.epoch}", self.progress)
+        for users, items in batches:
+            loss = self._step(users.to(self.device), items.to(self.device))
+            total += loss * len(users)
+            count += len(users)
+            if bar is not None:
+                bar.update(1)
+                if bar.n % 20 == 0 or bar.n == len(batches):
+                    bar.set_postfix(loss=f"{total / count:.4f}", ex_per_s=f"{count / (time.perf_counter() - start):,.0f}")
+        if bar is not None:
+            bar.close()
+        seconds = time.perf_counter() - start
+        return {"loss": total / count, "seconds": seconds, "examples_per_s": count / seconds}
+
+    def _step(self, users: torch.Tensor, items: torch.Tensor) -> float:
+        extra: dict[str, torch.Tensor] = {}
+        if self.log_q_correction:
+            negatives, log_prob = self.sampler.sample_with_log_prob(users)
+            extra["neg_log_prob"] = log_prob.to(self.device)
+        else:
+            negatives = self.sampler.sample(users)
+        negatives = negatives.to(self.device)
+        mask = None
+        if hasattr(self.sampler, "collision_mask") and getattr(self.sampler, "shared", False):
+            mask = ~self.sampler.collision_mask(users, negatives)
+        if self._loss_takes_groups:
+            extra["pos_groups"] = users
+        pos_scores, neg_scores = self.model(users, items, negatives)
+        loss = self.loss(pos_scores, neg_scores, mask, **extra) if extra else self.loss(pos_scores, neg_scores, mask)
+        objective = loss + self.l2 * self.model.regularization(users, items, negatives) if self.l2 else loss
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise MarginRankError(
+                f"the loss became {value} at epoch {self.epoch}: lower the learning rate, or use a bounded "
+                "(cosine) scorer"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        if self.clip_norm is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
+        self.optimizer.step()
+        for constraint in self.constraints:
+            constraint(self.model)
+        return value
+
+    # --------------------------------------------------------------------------- evaluation, guards
+    def _evaluate(self, record: dict[str, Any]) -> str:
+        self.model.eval()
+        start = time.perf_counter()
+        metrics = self.evaluator(self.model)
+        record["eval_seconds"] = time.perf_counter() - start
+        record["metrics"] = metrics
+        if self.monitor not in metrics:
+            raise MarginRankError(f"monitored metric {self.monitor!r} is not computed; available: {sorted(metrics)}")
+        value = metrics[self.monitor]
+        if self.best_epoch is None or value > self.best_metrics[self.monitor]:
+            self.best_epoch, self.best_metrics, self.stale_evaluations = self.epoch, dict(metrics), 0
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if self.run_dir is not None:
+                save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": self.epoch, "model": self.best_state,
+                                 "metrics": metrics}, self._path("best.pt"))
+        else:
+            self.stale_evaluations += 1
+        record["best_epoch"] = self.best_epoch
+        if self.scheduler is not None:
+            self.scheduler.step(value)
+        if self.patience is not None and self.stale_evaluations >= self.patience:
+            return "early_stopping"
+        return "completed"
+
+    def _check_collapse(self, record: dict[str, Any], positives) -> str | None:
+        self.model.eval()
+        report = self.collapse_monitor.check_model(self.model, positives, self.epoch)
+        record["collapse"] = {"collapsed": report.collapsed, **report.stats}
+        if not report.collapsed:
+            return None
+        if self.on_collapse == "stop":
+            self.history.append(record)
+            self._write_log()
+            raise CollapseStop(f"epoch {self.epoch}: {report.message}")
+        warnings.warn(f"epoch {self.epoch}: {report.message}", CollapseWarning, stacklevel=2)
+        return None
+
+    def restore_best(self) -> None:
+        """Load the weights of the best evaluated epoch (no-op when nothing was evaluated)."""
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    # ------------------------------------------------------------------------- files, checkpoints
+    def _path(self, name: str) -> Path:
+        if self.run_dir is None:
+            raise MarginRankError("this trainer has no run folder to read or write checkpoints")
+        return self.run_dir / name
+
+    def _write_log(self) -> None:
+        if self.run_dir is not None:
+            lines = (json.dumps({**self.tags, **record}) for record in self.history)
+            atomic_write_text(self._path("log.jsonl"), "".join(line + "\n" for line in lines))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "sampler": self.sampler.state_dict() if hasattr(self.sampler, "state_dict") else None,
+            "batch_generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": json.dumps(self.history),
+            "best_epoch": self.best_epoch,
+            "best_metrics": self.best_metrics,
+            "best_state": self.best_state,
+            "stale_evaluations": self.stale_evaluations,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise MarginRankError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT!r}")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError) as error:
+            raise MarginRankError(f"checkpoint does not fit this model/optimizer: {str(error).splitlines()[0]}") from None
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if state["sampler"] is not None:
+            self.sampler.load_state_dict(state["sampler"])
+        self.generator.set_state(state["batch_generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.epoch = state["epoch"]
+        self.history = json.loads(state["history"])
+        self.best_epoch, self.best_metrics = state["best_epoch"], dict(state["best_metrics"])
+        self.best_state, self.stale_evaluations = state["best_state"], state["stale_evaluations"]
+
+    def save(self, path: str | Path) -> None:
+        save_checkpoint(self.state_dict(), path)
+
+    def load(self, path: str | Path) -> None:
+        self.load_state_dict(load_checkpoint(path))
+
+
+def _progress(total: int, description: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="batch", leave=False, dynamic_ncols=True)
