@@ -30,10 +30,11 @@ from marginrank.data import Dataset, Interactions, holdout_split
 from marginrank.data.interactions import id_index, lookup_ids
 from marginrank.errors import MarginRankError
 from marginrank.guards import CollapseMonitor, NormConstraint
-from marginrank.metrics import evaluate_embeddings, evaluate_popularity
+from marginrank.metrics import evaluate_popularity
 from marginrank.models import MF
 from marginrank.sampling import PopularitySampler, UniformSampler
 from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
+from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import make_optimizer
 from marginrank.training.trainer import Trainer, TrainResult
@@ -121,12 +122,14 @@ class Recommender:
         self.item_ids: np.ndarray | None = None
         self.seen: sp.csr_matrix | None = None
         self.result_: TrainResult | None = None
+        self.process = ProcessGroup()
         self.metrics_: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------------ fitting
     def fit(self, data: Dataset | Interactions, *, run_dir: str | os.PathLike | None = None, resume: bool = False) -> Recommender:
         """Train; with ``run_dir`` write logs, checkpoints, ``metrics.json`` and ``model.pt`` there."""
         p = self.params
+        self.process = from_environment(p.device)
         train, test = (data.train, data.test) if isinstance(data, Dataset) else (data, None)
         if p.protocol == "paper" and test is None:
             raise MarginRankError("protocol 'paper' monitors the test split: pass a Dataset with one")
@@ -164,13 +167,15 @@ class Recommender:
             progress=p.progress,
             device=p.device,
             log_q_correction=p.log_q_correction,
+            process=self.process,
             tags={"protocol": p.protocol, "optimistic": p.protocol == "paper"},
         )
         self.result_ = trainer.fit(fit_on, p.epochs, resume=resume)
         trainer.restore_best()
         self.model.eval()
         self.metrics_ = self._final_metrics(train, test)
-        if run_dir is not None:
+        self.metrics_["processes"] = self.process.world_size
+        if run_dir is not None and self.process.is_main:
             atomic_write_text(Path(run_dir) / "metrics.json", json.dumps(self.metrics_, indent=2) + "\n")
             self.save(Path(run_dir) / "model.pt")
         return self
@@ -181,9 +186,9 @@ class Recommender:
         if p.protocol == "none":
             return train, None
         if p.protocol == "paper":
-            return train, Evaluator(train.matrix, test.matrix, p.ks, seed=p.seed)
+            return train, Evaluator(train.matrix, test.matrix, p.ks, seed=p.seed, process=self.process)
         fit_on, valid = holdout_split(train, p.valid_ratio, seed=p.seed)
-        return fit_on, Evaluator(fit_on.matrix, valid.matrix, p.ks, seed=p.seed)
+        return fit_on, Evaluator(fit_on.matrix, valid.matrix, p.ks, seed=p.seed, process=self.process)
 
     def _sampler(self, fit_on: Interactions):
         p = self.params
@@ -222,10 +227,7 @@ class Recommender:
         test = test.test if isinstance(test, Dataset) else test
         if test.shape != self.seen.shape:
             raise MarginRankError(f"test data has shape {test.shape}, the model was trained on {self.seen.shape}")
-        return evaluate_embeddings(
-            model.user_factors(), model.item_factors(), self.seen, test.matrix, tuple(ks or self.params.ks),
-            seed=self.params.seed,
-        )
+        return Evaluator(self.seen, test.matrix, tuple(ks or self.params.ks), seed=self.params.seed, process=self.process)(model)
 
     def recommend(self, user_ids: Sequence | np.ndarray, k: int = 20, *, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` items for each raw user id: ``(item_ids [U, k], scores [U, k])``, training items excluded."""

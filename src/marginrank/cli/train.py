@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -39,17 +40,23 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         args.progress = False
     settings = resolve(args)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    if distributed and args.out is None:
+        raise MarginRankError("with torchrun, name the run folder with --out (every process must agree on it)")
     dataset = load_source(settings.dataset, settings.data, settings.data_root, settings.split_seed)
     run_dir = args.out if args.resume else fresh_run_dir(args.out, f"{dataset.name}-{settings.recommender.loss}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / CONFIG, settings.to_toml())
     params = settings.recommender
-    print(f"training MF ({params.similarity}, dim {params.dim}) with {params.loss} on {dataset.name}: "
-          f"{len(dataset.train):,} pairs, {dataset.n_users:,} users x {dataset.n_items:,} items -> {run_dir}",
-          file=sys.stderr)
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / CONFIG, settings.to_toml())
+        print(f"training MF ({params.similarity}, dim {params.dim}) with {params.loss} on {dataset.name}: "
+              f"{len(dataset.train):,} pairs, {dataset.n_users:,} users x {dataset.n_items:,} items -> {run_dir}",
+              file=sys.stderr)
     recommender = Recommender(**vars(params)).fit(dataset, run_dir=run_dir, resume=args.resume)
-    print_metrics(recommender.metrics_)
-    print(f"run folder: {run_dir}")
+    if is_main:
+        print_metrics(recommender.metrics_)
+        print(f"run folder: {run_dir}")
     return 0
 
 

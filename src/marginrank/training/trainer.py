@@ -2,8 +2,9 @@
 learning-rate reduction on plateau, collapse checks, logs and atomic checkpoints.
 
 The trainer takes built objects (model, loss, sampler, optimizer, evaluator); it never sees a
-config. Everything random it owns (batch order, negatives, dropout) is in the checkpoint, so a
-resumed run continues exactly where the interrupted one stopped.
+config. Everything random it owns (batch order, negatives, dropout) is reseeded at the start of
+every epoch from (seed, epoch, rank), so a resumed run continues exactly where the interrupted one
+stopped, with the same or a different number of processes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from marginrank.errors import MarginRankError
 from marginrank.losses.base import RankingLoss
 from marginrank.training.batches import PairBatches
 from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
+from marginrank.training.distributed import ProcessGroup
 
 CHECKPOINT_FORMAT = "marginrank-trainer-1"
 
@@ -87,6 +89,7 @@ class Trainer:
         progress: bool = True,
         device: str | torch.device = "cpu",
         log_q_correction: bool = False,
+        process: ProcessGroup | None = None,
         tags: dict[str, Any] | None = None,
     ) -> None:
         if batch_size < 1:
@@ -102,7 +105,8 @@ class Trainer:
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.seed, self.progress, self.device = seed, progress, torch.device(device)
         self.tags = dict(tags or {})
-        self.generator = torch.Generator().manual_seed(seed)
+        self.process = process or ProcessGroup()
+        self.generator = torch.Generator()
         accepted = inspect.signature(loss.forward).parameters
         self._loss_takes_groups = "pos_groups" in accepted
         if log_q_correction and "neg_log_prob" not in accepted:
@@ -114,6 +118,7 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.stale_evaluations = 0
         self.epoch = 0
+        self.bytes_communicated = 0
 
     # ----------------------------------------------------------------------------------- training
     def fit(self, train: Interactions, epochs: int, *, resume: bool = False) -> TrainResult:
@@ -122,11 +127,15 @@ class Trainer:
             raise MarginRankError("no training pairs")
         if resume:
             self.load(self._path("last.pt"))
-        batches = PairBatches(train.users, train.items, self.batch_size, self.generator)
+        batches = PairBatches(
+            train.users, train.items, self.batch_size, self.generator,
+            rank=self.process.rank, world_size=self.process.world_size,
+        )
         positives = train.matrix
         stopped = "completed"
         while self.epoch < epochs:
             self.epoch += 1
+            self._reseed()
             record = {"epoch": self.epoch, **self._train_epoch(batches)}
             record["lr"] = self.optimizer.param_groups[0]["lr"]
             if self.evaluator is not None and (self.epoch % self.eval_every == 0 or self.epoch == epochs):
@@ -140,10 +149,20 @@ class Trainer:
                 break
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
 
+    def _reseed(self) -> None:
+        """Batch order (shared by all ranks), negatives and dropout (per rank) from (seed, epoch, rank)."""
+        def derive(stream: int, rank: int) -> int:
+            return int(np.random.SeedSequence([self.seed, self.epoch, stream, rank]).generate_state(1)[0])
+
+        self.generator.manual_seed(derive(0, 0))
+        if hasattr(self.sampler, "generator"):
+            self.sampler.generator.manual_seed(derive(1, self.process.rank))
+        torch.manual_seed(derive(2, self.process.rank))
+
     def _train_epoch(self, batches: PairBatches) -> dict[str, float]:
         self.model.train()
         total, count, start = 0.0, 0, time.perf_counter()
-        bar = _progress(len(batches), f"epoch {self.epoch}", self.progress)
+        bar = _progress(len(batches), f"epoch {self.epoch}", self.progress and self.process.is_main)
         for users, items in batches:
             loss = self._step(users.to(self.device), items.to(self.device))
             total += loss * len(users)
@@ -154,7 +173,9 @@ class Trainer:
                     bar.set_postfix(loss=f"{total / count:.4f}", ex_per_s=f"{count / (time.perf_counter() - start):,.0f}")
         if bar is not None:
             bar.close()
+        totals = self.process.sum_(torch.tensor([total, count], dtype=torch.float64))
         seconds = time.perf_counter() - start
+        total, count = float(totals[0]), int(totals[1])
         return {"loss": total / count, "seconds": seconds, "examples_per_s": count / seconds}
 
     def _step(self, users: torch.Tensor, items: torch.Tensor) -> float:
@@ -181,6 +202,7 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
+        self.bytes_communicated += self.process.average_gradients(self.model.parameters())
         if self.clip_norm is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
         self.optimizer.step()
@@ -201,7 +223,7 @@ class Trainer:
         if self.best_epoch is None or value > self.best_metrics[self.monitor]:
             self.best_epoch, self.best_metrics, self.stale_evaluations = self.epoch, dict(metrics), 0
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            if self.run_dir is not None:
+            if self.run_dir is not None and self.process.is_main:
                 save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": self.epoch, "model": self.best_state,
                                  "metrics": metrics}, self._path("best.pt"))
         else:
@@ -238,7 +260,7 @@ class Trainer:
         return self.run_dir / name
 
     def _write_log(self) -> None:
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.process.is_main:
             lines = (json.dumps({**self.tags, **record}) for record in self.history)
             atomic_write_text(self._path("log.jsonl"), "".join(line + "\n" for line in lines))
 
@@ -249,9 +271,6 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "sampler": self.sampler.state_dict() if hasattr(self.sampler, "state_dict") else None,
-            "batch_generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
             "history": json.dumps(self.history),
             "best_epoch": self.best_epoch,
             "best_metrics": self.best_metrics,
@@ -269,17 +288,15 @@ class Trainer:
             raise MarginRankError(f"checkpoint does not fit this model/optimizer: {str(error).splitlines()[0]}") from None
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-        if state["sampler"] is not None:
-            self.sampler.load_state_dict(state["sampler"])
-        self.generator.set_state(state["batch_generator"])
-        torch.set_rng_state(state["torch_rng"])
         self.epoch = state["epoch"]
         self.history = json.loads(state["history"])
         self.best_epoch, self.best_metrics = state["best_epoch"], dict(state["best_metrics"])
         self.best_state, self.stale_evaluations = state["best_state"], state["stale_evaluations"]
 
     def save(self, path: str | Path) -> None:
-        save_checkpoint(self.state_dict(), path)
+        """Write a checkpoint (rank 0 only: every rank holds the same replica)."""
+        if self.process.is_main:
+            save_checkpoint(self.state_dict(), path)
 
     def load(self, path: str | Path) -> None:
         self.load_state_dict(load_checkpoint(path))

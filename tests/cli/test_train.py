@@ -1,0 +1,139 @@
+import json
+
+import numpy as np
+import pytest
+
+from marginrank import Recommender, datasets
+from marginrank.cli.main import main
+
+QUICK = ["--quiet", "--epochs", "3", "--negatives", "20", "--batch-size", "512"]
+
+
+def metrics_of(run):
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_default_job_beats_popularity(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--quiet", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "recall@20" in out and "popularity" in out
+    metrics = metrics_of(run)
+    assert metrics["protocol"] == "validation" and metrics["optimistic"] is False
+    assert metrics["recall@20"] > 1.5 * metrics["popularity"]["recall@20"]
+    assert {"config.toml", "log.jsonl", "last.pt", "best.pt", "metrics.json", "model.pt"} <= {p.name for p in run.iterdir()}
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == list(range(1, len(log) + 1))
+    assert all("loss" in r and "examples_per_s" in r and "metrics" in r for r in log)
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert main(["train", *QUICK, "--epochs", "4", "--patience", "10", "--out", str(straight)]) == 0
+    assert main(["train", *QUICK, "--epochs", "2", "--patience", "10", "--out", str(resumed)]) == 0
+    assert main(["train", "--resume", "--quiet", "--epochs", "4", "--out", str(resumed)]) == 0
+    a, b = metrics_of(straight), metrics_of(resumed)
+    assert a["epochs_run"] == b["epochs_run"] == 4
+    for key in ("recall@20", "ndcg@20", "map@20"):
+        assert a[key] == b[key]
+    log_a = [json.loads(line)["loss"] for line in (straight / "log.jsonl").read_text().splitlines()]
+    log_b = [json.loads(line)["loss"] for line in (resumed / "log.jsonl").read_text().splitlines()]
+    assert log_a == log_b
+
+
+def test_config_file_and_options(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('loss = "ccl"\nepochs = 1\nnegatives = 10\nprogress = false\n[loss_params]\nmargin = 0.8\n')
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--loss-param", "neg_weight=50", "--dim", "8", "--out", str(run)]) == 0
+    resolved = (run / "config.toml").read_text()
+    assert 'loss = "ccl"' in resolved and "dim = 8" in resolved and "margin = 0.8" in resolved and "neg_weight = 50" in resolved
+    assert main(["train", "--config", str(config), "--loss", "bpr", "--out", str(tmp_path / "r2")]) == 0
+    assert 'loss = "bpr"' in (tmp_path / "r2" / "config.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--loss", "nope"], "unknown loss 'nope'"),
+        (["--protocol", "cheat"], "protocol must be one of"),
+        (["--loss", "ccl", "--loss-param", "gamma=2"], "has no parameter gamma"),
+        (["--lr", "-1"], "learning rate must be positive"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, message):
+    assert main(["train", "--quiet", "--out", str(tmp_path / "r"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_bad_toml_names_the_file(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text("epochs = 'ten'\n")
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    assert "setting 'epochs' must be int" in capsys.readouterr().err
+    config.write_text("epoch = 3\n")
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    assert f"{config}: unknown setting(s) ['epoch']" in capsys.readouterr().err
+
+
+def test_evaluate_recommend_export_plot(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["recall@20"] == pytest.approx(metrics_of(run)["recall@20"])
+    assert main(["recommend", str(run), "--user", "3", "--user", "7", "-k", "5", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["user"] for line in lines] == ["3", "7"] and all(len(line["items"]) == 5 for line in lines)
+    assert main(["export", str(run)]) == 0
+    users = np.load(run / "export" / "user_factors.npy")
+    assert users.shape[0] == len((run / "export" / "user_ids.txt").read_text().splitlines())
+    assert main(["plot", str(run)]) == 0
+    assert (run / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["recommend", str(run), "--user", "no-such-user"]) == 2
+    assert "unknown user id 'no-such-user'" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--out", str(run)]) == 0
+    (run / "model.pt").write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "model.pt" in err and "not a readable marginrank checkpoint" in err and "Traceback" not in err
+    (run / "last.pt").write_bytes((run / "last.pt").read_bytes()[:100])
+    assert main(["train", "--resume", "--quiet", "--out", str(run)]) == 2
+    assert "last.pt" in capsys.readouterr().err
+
+
+def test_existing_run_is_never_overwritten(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--out", str(run)]) == 0
+    before = (run / "model.pt").read_bytes()
+    assert main(["train", *QUICK, "--out", str(run)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (run / "model.pt").read_bytes() == before
+
+
+def test_recommend_never_returns_training_items():
+    data = datasets.load("synthetic", n_users=200, n_items=120, mean_items_per_user=40)
+    rec = Recommender(loss="ccl", negatives=20, epochs=2, progress=False).fit(data)
+    users = data.train.user_ids
+    items, scores = rec.recommend(users, k=60)
+    seen = data.train.matrix.toarray() > 0
+    assert not seen[np.arange(len(users))[:, None], items].any()
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # sorted by score
+    loaded_path = rec.metrics_  # fitted metrics exist on a Dataset fit
+    assert "recall@20" in loaded_path
+
+
+def test_paper_protocol_is_marked_optimistic(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--protocol", "paper", "--out", str(run)]) == 0
+    metrics = metrics_of(run)
+    assert metrics["optimistic"] is True and "optimistic" in metrics["note"]
+    first = json.loads((run / "log.jsonl").read_text().splitlines()[0])
+    assert first["optimistic"] is True
