@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 
-def standardize_scores(pos_scores: Tensor, neg_scores: Tensor, eps: float = 1e-12) -> tuple[Tensor, Tensor]:
+def standardize_scores(pos_scores: Tensor, neg_scores: Tensor, eps: float = 1e-24) -> tuple[Tensor, Tensor]:
     """Z-scores of each row's candidates: ``z = (s - mean) / sqrt(var + eps)`` over ``[s_p, s_n1..s_nN]``.
 
     Feed ``z`` to the loss instead of ``s``. Within a row this is a strictly increasing map, so the
@@ -14,7 +14,8 @@ def standardize_scores(pos_scores: Tensor, neg_scores: Tensor, eps: float = 1e-1
     construction, so a max-margin loss can no longer fall towards the margin by shrinking (or
     shifting) all scores together: it must order the candidates. The same idea as batch
     normalization of the output (Ioffe & Szegedy 2015), taken over each example's candidate set.
-    ``eps`` is tiny so that it does not bring a scale back (LayerNorm's 1e-5 would).
+    ``eps`` (added to the variance) is tiny so that it brings no scale back down to about 1e-12
+    (LayerNorm's 1e-5 would make scores below about 3e-3 collapse again).
 
     Shapes: ``pos_scores [B]``, ``neg_scores [B, N]`` -> the same shapes.
     """
