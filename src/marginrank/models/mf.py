@@ -1,0 +1,190 @@
+"""Matrix factorization with cosine or dot-product scores, as in the MF of SimpleX and MMCL."""
+
+from __future__ import annotations
+
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from marginrank.errors import MarginRankError
+from marginrank.losses.base import require_non_negative, require_positive
+
+SIMILARITIES = ("cosine", "dot")
+
+
+class MF(nn.Module):
+    """Score ``s(u, i) = <f(e_u), f(e_i)>`` with ``f`` = L2 normalization (``"cosine"``) or identity (``"dot"``).
+
+    Source: the MF model of SimpleX (Mao et al., CIKM 2021) and of the MMCL code (github.com/mgulcin/mmcl):
+    embeddings initialised N(0, init_std^2) with init_std 1e-4, L2-normalized when the similarity is
+    cosine, and dropout (rate ``dropout``) on the normalized user vector in training mode only.
+
+    Args:
+        n_users, n_items: table sizes.
+        dim: embedding width [64].
+        similarity: ``"cosine"`` [default] or ``"dot"``.
+        dropout: embedding dropout on the user vector, training mode only [0.0; SimpleX/MMCL use 0.1].
+        init_std: standard deviation of the normal init [1e-4]; the caller seeds torch.
+        sparse: ``nn.Embedding(sparse=True)`` tables, for ``torch.optim.SparseAdam`` / row-wise updates.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> model = MF(3, 5, dim=4).eval()
+        >>> pos, neg = model(torch.tensor([0, 2]), torch.tensor([1, 4]), torch.tensor([0, 2, 3]))
+        >>> pos.shape, neg.shape                      # a pool of 3 negatives shared by the batch
+        (torch.Size([2]), torch.Size([2, 3]))
+    """
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int = 64,
+        *,
+        similarity: str = "cosine",
+        dropout: float = 0.0,
+        init_std: float = 1e-4,
+        sparse: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value in (("n_users", n_users), ("n_items", n_items), ("dim", dim)):
+            if not isinstance(value, int) or value < 1:
+                raise MarginRankError(f"{name} must be a positive integer; got {value!r}")
+        if similarity not in SIMILARITIES:
+            raise MarginRankError(f"similarity must be one of {', '.join(SIMILARITIES)}; got {similarity!r}")
+        dropout = require_non_negative("dropout", dropout)
+        if dropout >= 1:
+            raise MarginRankError(f"dropout must be in [0, 1); got {dropout!r}")
+        init_std = require_positive("init_std", init_std)
+        self.n_users, self.n_items, self.dim = n_users, n_items, dim
+        self.similarity = similarity
+        self.user_embedding = nn.Embedding(n_users, dim, sparse=sparse)
+        self.item_embedding = nn.Embedding(n_items, dim, sparse=sparse)
+        nn.init.normal_(self.user_embedding.weight, std=init_std)
+        nn.init.normal_(self.item_embedding.weight, std=init_std)
+        self.dropout = nn.Dropout(dropout)
+
+    # -- vectors ---------------------------------------------------------------------------------
+    def _project(self, vectors: Tensor) -> Tensor:
+        """``f``: L2-normalize the last dim for cosine (``x / max(||x||, 1e-12)``), identity for dot."""
+        return F.normalize(vectors, dim=-1) if self.similarity == "cosine" else vectors
+
+    def _lookup(self, table: nn.Embedding, ids: Tensor, kind: str) -> Tensor:
+        """Rows of ``table``; an out-of-range id becomes a :class:`MarginRankError`, not a torch traceback."""
+        try:
+            return table(ids)
+        except IndexError:
+            size = table.num_embeddings
+            raise MarginRankError(f"{kind} ids must lie in 0..{size - 1}; got values in {_range(ids)}") from None
+        except RuntimeError as error:
+            raise MarginRankError(f"{kind} ids must be an integer tensor; got {ids.dtype} ({error})") from None
+
+    def user_vectors(self, users: Tensor) -> Tensor:
+        """``f(e_u)`` for the given users, with dropout in training mode."""
+        return self.dropout(self._project(self._lookup(self.user_embedding, users, "user")))
+
+    def item_vectors(self, items: Tensor) -> Tensor:
+        return self._project(self._lookup(self.item_embedding, items, "item"))
+
+    # -- training --------------------------------------------------------------------------------
+    def forward(self, users: Tensor, pos_items: Tensor, neg_items: Tensor) -> tuple[Tensor, Tensor]:
+        """``(pos_scores [B], neg_scores [B, N])``.
+
+        ``neg_items`` ``[N]`` is a pool shared by the batch, scored by one ``[B, d] x [d, N]`` product;
+        ``[B, N]`` holds per-example negatives, scored by a batched product. Only the rows used are
+        looked up and normalized.
+        """
+        if users.dim() != 1 or pos_items.shape != users.shape:
+            raise MarginRankError(
+                f"users and pos_items must be 1-D of equal length; got {list(users.shape)} and {list(pos_items.shape)}"
+            )
+        user = self.user_vectors(users)
+        pos_scores = (user * self.item_vectors(pos_items)).sum(dim=-1)
+        if neg_items.dim() == 1:
+            neg_scores = user @ self.item_vectors(neg_items).T
+        elif neg_items.dim() == 2 and neg_items.shape[0] == users.shape[0]:
+            neg_scores = torch.bmm(self.item_vectors(neg_items), user.unsqueeze(-1)).squeeze(-1)
+        else:
+            raise MarginRankError(
+                f"neg_items must be [N] (shared) or [B, N] with B = {users.shape[0]}; got {list(neg_items.shape)}"
+            )
+        return pos_scores, neg_scores
+
+    def regularization(self, users: Tensor, pos_items: Tensor, neg_items: Tensor) -> Tensor:
+        """``0.5 * sum ||e||^2`` over the raw (unnormalized) embedding rows this batch looks up.
+
+        A row counts once per occurrence: a user twice in the batch counts twice, a shared pool
+        ``[N]`` counts each pool entry once (not once per example), per-example negatives ``[B, N]``
+        count every entry. The trainer multiplies by its L2 weight (and divides by the batch size
+        if it wants a per-example value). RecBox instead adds ``(lambda / 2) ||E||^2`` of whole tables.
+        """
+        user_rows = self.user_embedding(users)
+        item_rows = self.item_embedding(torch.cat([pos_items.reshape(-1), neg_items.reshape(-1)]))
+        return 0.5 * (user_rows.pow(2).sum() + item_rows.pow(2).sum())
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def user_factors(self) -> Tensor:
+        """``[n_users, d]`` vectors whose dot product with :meth:`item_factors` is the score (a detached copy)."""
+        with torch.no_grad():
+            return self._project(self.user_embedding.weight).detach().clone()
+
+    def item_factors(self) -> Tensor:
+        """``[n_items, d]``, normalized when the similarity is cosine (a detached copy)."""
+        with torch.no_grad():
+            return self._project(self.item_embedding.weight).detach().clone()
+
+    @torch.no_grad()
+    def score_all(self, users: Tensor) -> Tensor:
+        """``[B, n_items]`` scores of every item, eval semantics (no dropout) whatever the mode."""
+        users = self._check_users(users)
+        user = self._project(self.user_embedding.weight[users])
+        return user @ self._project(self.item_embedding.weight).T
+
+    @torch.no_grad()
+    def recommend(self, users: Tensor, k: int, exclude: sp.spmatrix | None = None) -> tuple[Tensor, Tensor]:
+        """Top-``k`` items per user, ``(items [B, k], scores [B, k])``, best first.
+
+        Items in row ``u`` of ``exclude`` (e.g. the training matrix) are never returned; a user with
+        fewer than ``k`` other items gets the remaining slots filled with item ``-1`` and score ``-inf``.
+        """
+        if not isinstance(k, int) or not 1 <= k <= self.n_items:
+            raise MarginRankError(f"k must be an integer in 1..{self.n_items}; got {k!r}")
+        users = self._check_users(users)
+        scores = self.score_all(users)
+        if exclude is not None:
+            rows, cols = _excluded_pairs(exclude, users.cpu().numpy(), (self.n_users, self.n_items))
+            scores[rows.to(scores.device), cols.to(scores.device)] = -torch.inf
+        top_scores, top_items = torch.topk(scores, k, dim=1)
+        top_items = torch.where(torch.isneginf(top_scores), torch.full_like(top_items, -1), top_items)
+        return top_items, top_scores
+
+    def _check_users(self, users: Tensor | list[int]) -> Tensor:
+        users = torch.as_tensor(users, device=self.user_embedding.weight.device)
+        if users.dim() != 1 or users.is_floating_point() or users.dtype == torch.bool:
+            raise MarginRankError(f"users must be a 1-D integer tensor; got {users.dtype} {list(users.shape)}")
+        if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.n_users):
+            raise MarginRankError(f"user ids must lie in 0..{self.n_users - 1}; got values in {_range(users)}")
+        return users.long()
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}, "
+            f"similarity={self.similarity!r}, dropout={self.dropout.p}"
+        )
+
+
+def _range(ids: Tensor) -> str:
+    return f"{int(ids.min())}..{int(ids.max())}" if ids.numel() else "(empty)"
+
+
+def _excluded_pairs(exclude: sp.spmatrix, users, shape: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """``(row in batch, item)`` of every stored entry in the rows ``users`` of ``exclude``."""
+    if not sp.issparse(exclude):
+        raise MarginRankError(f"exclude must be a scipy sparse users x items matrix; got {type(exclude).__name__}")
+    if exclude.shape != shape:
+        raise MarginRankError(f"exclude has shape {exclude.shape}; the model has {shape[0]} users x {shape[1]} items")
+    rows = sp.csr_matrix(exclude)[users]
+    batch_rows = torch.repeat_interleave(torch.arange(len(users)), torch.from_numpy(rows.getnnz(axis=1)))
+    return batch_rows, torch.from_numpy(rows.indices.astype("int64"))
