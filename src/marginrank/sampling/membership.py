@@ -7,7 +7,8 @@ Two queries, each picked for its shape (measured on Yelp2018, see docs/sampling.
   ``torch.searchsorted`` per pair (log2(nnz) steps) and a compare.
 - :meth:`Membership.hits_in_pool` answers the ``[B, N]`` question "which of these N pool items
   are positives of which of these B users" by walking the B users' rows (cost proportional to
-  their degrees) and locating each positive in the sorted pool, instead of B x N searches.
+  their degrees) and looking each positive up in a per-item count of the pool, instead of
+  B x N searches.
 """
 
 from __future__ import annotations
@@ -51,15 +52,23 @@ class Membership:
         return row, self.indices[entry]
 
     def hits_in_pool(self, users: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
-        """Bool ``[B, N]``: True where ``pool[j]`` is a known positive of ``users[b]`` (pool may repeat items)."""
-        distinct, column_of = torch.unique(pool, return_inverse=True)
+        """Bool ``[B, N]``: True where ``pool[j]`` is a known positive of ``users[b]`` (pool may repeat items).
+
+        Each positive of the B users looks up how many copies of it the pool holds (a table of
+        ``n_items`` counts); only the few that are in the pool are expanded to their columns.
+        """
+        copies = torch.bincount(pool, minlength=self.n_items)
+        first_copy = torch.cumsum(copies, 0) - copies  # where each item's copies start in the sorted pool
+        column_in_sorted = torch.sort(pool, stable=True).indices
         row, item = self.row_entries(users)
-        hits = torch.zeros(users.numel(), distinct.numel(), dtype=torch.bool)
-        if distinct.numel() and item.numel():
-            slot = torch.searchsorted(distinct, item).clamp_max_(distinct.numel() - 1)
-            in_pool = distinct[slot] == item
-            hits[row[in_pool], slot[in_pool]] = True
-        return hits[:, column_of]
+        in_pool = (copies[item] > 0).nonzero().squeeze(1)
+        row, item = row[in_pool], item[in_pool]
+        count = copies[item]
+        copy_number = torch.arange(int(count.sum())) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+        sorted_slot = torch.repeat_interleave(first_copy[item], count) + copy_number
+        hits = torch.zeros(users.numel(), pool.numel(), dtype=torch.bool)
+        hits[torch.repeat_interleave(row, count), column_in_sorted[sorted_slot]] = True
+        return hits
 
     def sum_over_rows(self, item_values: torch.Tensor) -> torch.Tensor:
         """Per-user sum of ``item_values[i]`` over that user's positives ``i`` (shape ``[n_users]``)."""
