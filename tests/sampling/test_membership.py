@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import torch
 
@@ -44,3 +45,14 @@ def test_empty_matrix_contains_nothing():
     membership = Membership(sp.csr_matrix((3, 4)))
     assert not membership.contains(torch.tensor([0, 2]), torch.tensor([1, 3])).any()
     assert not membership.hits_in_pool(torch.tensor([0, 1]), torch.tensor([1, 2])).any()
+
+
+@pytest.mark.parametrize(("n_users", "n_items"), [(200, 10), (10, 200)])
+def test_hits_in_pool_walks_either_side_with_repeats_on_both(n_users, n_items):
+    # many users/few items walks the users' rows; few users/many items walks the items' columns
+    matrix = random_interactions(n_users, n_items, 0.3, seed=3)
+    rng = np.random.default_rng(4)
+    users = torch.from_numpy(rng.integers(0, n_users, 12))
+    pool = torch.from_numpy(rng.integers(0, n_items, 15))
+    truth = [[i in positives_of(matrix)[u] for i in pool.tolist()] for u in users.tolist()]
+    assert Membership(matrix).hits_in_pool(users, pool).tolist() == truth

@@ -5,10 +5,10 @@ Two queries, each picked for its shape (measured on Yelp2018, see docs/sampling.
 - :meth:`Membership.contains` tests arbitrary ``(u, i)`` pairs.  A canonical CSR lists its
   entries in row-major order, so the keys ``u * n_items + i`` are already sorted: one
   ``torch.searchsorted`` per pair (log2(nnz) steps) and a compare.
-- :meth:`Membership.hits_in_pool` answers the ``[B, N]`` question "which of these N pool items
-  are positives of which of these B users" by walking the B users' rows (cost proportional to
-  their degrees) and looking each positive up in a per-item count of the pool, instead of
-  B x N searches.
+- :meth:`Membership.hits_in_pool` answers "which of these N pool items are positives of which of
+  these B users" (``[B, N]``) without B x N searches: it walks the adjacency lists of one side
+  (the B users' rows, or the N items' columns, whichever holds fewer entries) and looks each
+  neighbour up in a count table of the other side.
 """
 
 from __future__ import annotations
@@ -19,15 +19,47 @@ import torch
 from marginrank.sampling.checks import canonical_csr, index_tensor
 
 
+def _as_index(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(array.astype(np.int64))
+
+
+def _neighbours(ptr: torch.Tensor, idx: torch.Tensor, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Adjacency lists of ``nodes`` flattened: ``(position in nodes [T], neighbour [T])``."""
+    degree = ptr[nodes + 1] - ptr[nodes]
+    position = torch.repeat_interleave(torch.arange(nodes.numel()), degree)
+    start_in_output = torch.cumsum(degree, 0) - degree
+    entry = torch.arange(position.numel()) + (ptr[nodes] - start_in_output)[position]
+    return position, idx[entry]
+
+
+def _links(
+    ptr: torch.Tensor, idx: torch.Tensor, nodes: torch.Tensor, others: torch.Tensor, n_others: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every ``(a, b)`` with ``others[b]`` adjacent to ``nodes[a]``; ``others`` may repeat values."""
+    copies = torch.bincount(others, minlength=n_others)
+    first_copy = torch.cumsum(copies, 0) - copies  # where each value's copies start in sorted(others)
+    column_in_sorted = torch.sort(others, stable=True).indices
+    position, neighbour = _neighbours(ptr, idx, nodes)
+    linked = (copies[neighbour] > 0).nonzero().squeeze(1)
+    position, neighbour = position[linked], neighbour[linked]
+    count = copies[neighbour]
+    copy_number = torch.arange(int(count.sum())) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+    sorted_slot = torch.repeat_interleave(first_copy[neighbour], count) + copy_number
+    return torch.repeat_interleave(position, count), column_in_sorted[sorted_slot]
+
+
 class Membership:
     """Known positives of each user, from a scipy sparse users x items matrix (stored non-zeros)."""
 
     def __init__(self, matrix: object) -> None:
         csr = canonical_csr(matrix)
+        csc = csr.tocsc()
+        csc.sort_indices()
         self.n_users, self.n_items = csr.shape
-        self.indptr = torch.from_numpy(csr.indptr.astype(np.int64))
-        self.indices = torch.from_numpy(csr.indices.astype(np.int64))
+        self.indptr, self.indices = _as_index(csr.indptr), _as_index(csr.indices)
+        self._item_ptr, self._item_users = _as_index(csc.indptr), _as_index(csc.indices)
         self.degree = self.indptr.diff()
+        self._item_degree = self._item_ptr.diff()
         self._entry_user = torch.repeat_interleave(torch.arange(self.n_users), self.degree)
         self._keys = self._entry_user * self.n_items + self.indices
 
@@ -45,29 +77,18 @@ class Membership:
 
     def row_entries(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The positives of each listed user, flattened: ``(row [T], item [T])`` with ``row`` the position in ``users``."""
-        degree = self.degree[users]
-        row = torch.repeat_interleave(torch.arange(users.numel()), degree)
-        row_start_in_output = torch.cumsum(degree, 0) - degree
-        entry = torch.arange(row.numel()) + (self.indptr[users] - row_start_in_output)[row]
-        return row, self.indices[entry]
+        return _neighbours(self.indptr, self.indices, users)
 
     def hits_in_pool(self, users: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
-        """Bool ``[B, N]``: True where ``pool[j]`` is a known positive of ``users[b]`` (pool may repeat items).
-
-        Each positive of the B users looks up how many copies of it the pool holds (a table of
-        ``n_items`` counts); only the few that are in the pool are expanded to their columns.
-        """
-        copies = torch.bincount(pool, minlength=self.n_items)
-        first_copy = torch.cumsum(copies, 0) - copies  # where each item's copies start in the sorted pool
-        column_in_sorted = torch.sort(pool, stable=True).indices
-        row, item = self.row_entries(users)
-        in_pool = (copies[item] > 0).nonzero().squeeze(1)
-        row, item = row[in_pool], item[in_pool]
-        count = copies[item]
-        copy_number = torch.arange(int(count.sum())) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
-        sorted_slot = torch.repeat_interleave(first_copy[item], count) + copy_number
+        """Bool ``[B, N]``: True where ``pool[j]`` is a known positive of ``users[b]`` (either may repeat)."""
         hits = torch.zeros(users.numel(), pool.numel(), dtype=torch.bool)
-        hits[torch.repeat_interleave(row, count), column_in_sorted[sorted_slot]] = True
+        by_users = int(self.degree[users].sum()) + self.n_items
+        by_items = int(self._item_degree[pool].sum()) + self.n_users
+        if by_users <= by_items:
+            row, column = _links(self.indptr, self.indices, users, pool, self.n_items)
+        else:
+            column, row = _links(self._item_ptr, self._item_users, pool, users, self.n_users)
+        hits[row, column] = True
         return hits
 
     def sum_over_rows(self, item_values: torch.Tensor) -> torch.Tensor:
