@@ -1,0 +1,43 @@
+"""``marginrank inspect``: read and validate a dataset, print its statistics and the popularity baseline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from marginrank.cli.sources import add_source_options, load_source
+from marginrank.metrics import evaluate_popularity
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "inspect",
+        help="validate a dataset; print its statistics and the popularity baseline",
+        description="Read a dataset (reporting the file and line of any problem), print its statistics "
+        "and the full-ranking metrics of the popularity baseline.",
+    )
+    add_source_options(parser)
+    parser.add_argument("-k", "--ks", type=int, nargs="+", default=[20], help="cut-offs (default: 20)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    dataset = load_source(args.dataset, args.data, args.data_root, args.split_seed)
+    summary = dataset.summary()
+    baseline = evaluate_popularity(dataset.train.matrix, dataset.test.matrix, ks=args.ks)
+    if args.json:
+        print(json.dumps({"dataset": summary, "popularity": baseline}))
+        return 0
+    for key, value in summary.items():
+        print(f"{key:>20}: {_format(value)}")
+    print("popularity baseline (full ranking, training items excluded):")
+    for key, value in baseline.items():
+        print(f"{key:>20}: {value:.4f}")
+    return 0
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.5f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)

@@ -1,0 +1,33 @@
+"""Ranking losses over scores: ``loss(pos_scores [B], neg_scores [B, N], neg_mask=None)``.
+
+See docs/losses.md for the formulas, sources and when to use each one.
+"""
+
+from marginrank.losses.base import RankingLoss
+from marginrank.losses.bce import BCE
+from marginrank.losses.bpr import BPR
+from marginrank.losses.bsl import BSL
+from marginrank.losses.ccl import CCL
+from marginrank.losses.max_margin import MaxMarginHinge
+from marginrank.losses.mmcl import MMCL
+from marginrank.losses.mse import MSE
+from marginrank.losses.pairwise_hinge import PairwiseHinge
+from marginrank.losses.registry import available, get
+from marginrank.losses.sampled_softmax import SampledSoftmax
+from marginrank.losses.triplet import Triplet
+
+__all__ = [
+    "BCE",
+    "BPR",
+    "BSL",
+    "CCL",
+    "MMCL",
+    "MSE",
+    "MaxMarginHinge",
+    "PairwiseHinge",
+    "RankingLoss",
+    "SampledSoftmax",
+    "Triplet",
+    "available",
+    "get",
+]

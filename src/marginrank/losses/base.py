@@ -1,0 +1,185 @@
+"""The shared contract of every score-based ranking loss: input checks, masking helpers, reduction.
+
+A concrete loss subclasses :class:`RankingLoss`, stores its parameters in ``__init__`` and overrides
+only :meth:`RankingLoss.per_example`. Scores are always higher-is-better (a cosine, a dot product,
+or a negated distance); producing them is the scorer's job, never the loss's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from marginrank.errors import MarginRankError
+
+Reduction = Literal["mean", "sum", "none"]
+REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
+
+
+class RankingLoss(nn.Module):
+    """Base class: ``loss(pos_scores, neg_scores, neg_mask=None)``.
+
+    Shape:
+        - ``pos_scores``: ``[B]``, the score of each example's positive item.
+        - ``neg_scores``: ``[B, N]``, the scores of its N negatives (per-example samples, or a shared
+          pool of N items passed as the ``[B, N]`` matrix product).
+        - ``neg_mask``: optional bool ``[B, N]``; ``False`` removes that negative exactly (zero loss
+          contribution, zero gradient, whatever it holds, inf and NaN included), e.g. a sampled item
+          that is in fact a positive.
+        - output: ``[B]`` for ``reduction="none"``, else a scalar (``"mean"`` over the B examples,
+          every row counts, also one whose negatives are all masked; ``"sum"`` over them).
+
+    "Mean over negatives" in every subclass means the mean over the valid negatives of that row
+    (their count clamped at 1), so a row with no valid negative keeps only its positive term.
+
+    Example:
+        >>> import torch
+        >>> from marginrank.losses import PairwiseHinge
+        >>> loss = PairwiseHinge(margin=1.0, reduction="none")
+        >>> pos = torch.tensor([0.5, 2.0])
+        >>> neg = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
+        >>> loss(pos, neg)                         # row 0: mean(0.5, 1.5); row 1: margin met
+        tensor([1., 0.])
+        >>> loss(pos, neg, torch.tensor([[True, False], [True, True]]))
+        tensor([0.5000, 0.0000])
+    """
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        self.reduction = check_reduction(reduction)
+
+    def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None) -> Tensor:
+        """The loss of each example, ``[B]``; ``mask`` is a bool ``[B, N]`` or None (all valid)."""
+        raise NotImplementedError
+
+    def forward(self, pos_scores: Tensor, neg_scores: Tensor, neg_mask: Tensor | None = None) -> Tensor:
+        return self._evaluate(pos_scores, neg_scores, neg_mask)
+
+    def _evaluate(self, pos_scores: Tensor, neg_scores: Tensor, neg_mask: Tensor | None, **extra: object) -> Tensor:
+        """Check the inputs, compute :meth:`per_example` (with any subclass keywords) and reduce."""
+        check_scores(pos_scores, neg_scores, neg_mask)
+        if neg_mask is not None:  # masked slots may hold inf/NaN (e.g. a -inf fill): keep them out of every op
+            zero = torch.zeros((), dtype=neg_scores.dtype, device=neg_scores.device)
+            neg_scores = torch.where(neg_mask, neg_scores, zero)
+        return reduce(self.per_example(pos_scores, neg_scores, neg_mask, **extra), self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+def check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise MarginRankError(f"reduction must be one of {', '.join(REDUCTIONS)}; got {reduction!r}")
+    return reduction
+
+
+def reduce(per_example: Tensor, reduction: str) -> Tensor:
+    """Apply ``"mean"``, ``"sum"`` or ``"none"`` to a ``[B]`` tensor."""
+    if reduction == "mean":
+        return per_example.mean()
+    if reduction == "sum":
+        return per_example.sum()
+    return per_example
+
+
+def check_scores(pos: object, neg: object, mask: object) -> None:
+    """Raise :class:`MarginRankError` unless pos ``[B]``, neg ``[B, N]`` and mask ``[B, N]`` bool agree."""
+    if not isinstance(pos, Tensor) or not isinstance(neg, Tensor):
+        raise MarginRankError(
+            f"pos_scores and neg_scores must be torch tensors; got {type(pos).__name__} and {type(neg).__name__}"
+        )
+    if not pos.is_floating_point() or not neg.is_floating_point():
+        raise MarginRankError(f"scores must be floating point; got {pos.dtype} and {neg.dtype}")
+    if pos.dtype != neg.dtype or pos.device != neg.device:
+        raise MarginRankError(
+            f"pos_scores and neg_scores must share dtype and device; got {pos.dtype}/{pos.device} "
+            f"and {neg.dtype}/{neg.device}"
+        )
+    if pos.dim() != 1 or neg.dim() != 2 or neg.shape[0] != pos.shape[0]:
+        raise MarginRankError(
+            f"expected pos_scores [B] and neg_scores [B, N]; got {list(pos.shape)} and {list(neg.shape)} "
+            "(a shared pool of N items is passed as the [B, N] matrix product)"
+        )
+    if pos.shape[0] == 0 or neg.shape[1] == 0:
+        raise MarginRankError(f"need at least one example and one negative; got neg_scores {list(neg.shape)}")
+    if mask is None:
+        return
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
+        kind = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+        raise MarginRankError(f"neg_mask must be a bool tensor (False = ignore that negative); got {kind}")
+    if mask.shape != neg.shape or mask.device != neg.device:
+        raise MarginRankError(
+            f"neg_mask must match neg_scores {list(neg.shape)} on {neg.device}; got {list(mask.shape)} on {mask.device}"
+        )
+
+
+def masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean over dim 1 of the valid entries, ``[B, N] -> [B]``; a row with none gives 0.
+
+    Masked entries are selected away with ``torch.where`` (not multiplied by 0), so an inf or NaN
+    there can neither leak into the value nor into the gradient.
+    """
+    if mask is None:
+        return values.mean(dim=1)
+    kept = torch.where(mask, values, torch.zeros((), dtype=values.dtype, device=values.device))
+    return kept.sum(dim=1) / mask.sum(dim=1).clamp_min(1).to(values.dtype)
+
+
+def masked_max(values: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """Row maximum over the valid entries, ``[B, N] -> [B]``, and the bool ``[B]`` of rows that have one.
+
+    A row with no valid entry gets ``-inf``; the caller decides what it contributes.
+    """
+    if mask is None:
+        return values.amax(dim=1), None
+    filled = torch.where(mask, values, torch.full((), -math.inf, dtype=values.dtype, device=values.device))
+    return filled.amax(dim=1), mask.any(dim=1)
+
+
+def masked_logsumexp(logits: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """``log sum_j exp(logits_j)`` over the valid entries of each row, ``[B, N] -> [B]``, stable for any N.
+
+    Masked entries are filled with ``-inf``. A row with no valid entry would give ``-inf`` and a NaN
+    gradient, so it is computed on zeros instead and returned as 0; the second output (bool ``[B]``,
+    or None without a mask) tells which rows had a valid entry.
+    """
+    if mask is None:
+        return torch.logsumexp(logits, dim=1), None
+    has_valid = mask.any(dim=1)
+    fill = torch.where(has_valid, -math.inf, 0.0).to(logits.dtype).unsqueeze(1)
+    lse = torch.logsumexp(torch.where(mask, logits, fill), dim=1)
+    return torch.where(has_valid, lse, torch.zeros((), dtype=lse.dtype, device=lse.device)), has_valid
+
+
+def valid_count(neg: Tensor, mask: Tensor | None) -> Tensor:
+    """Number of valid negatives per row as a float ``[B]`` (clamped at 1)."""
+    if mask is None:
+        return torch.full(neg.shape[:1], float(neg.shape[1]), dtype=neg.dtype, device=neg.device)
+    return mask.sum(dim=1).clamp_min(1).to(neg.dtype)
+
+
+def require_finite(name: str, value: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise MarginRankError(f"{name} must be a number; got {value!r}") from None
+    if not math.isfinite(number):
+        raise MarginRankError(f"{name} must be finite; got {value!r}")
+    return number
+
+
+def require_positive(name: str, value: float) -> float:
+    number = require_finite(name, value)
+    if number <= 0:
+        raise MarginRankError(f"{name} must be > 0; got {value!r}")
+    return number
+
+
+def require_non_negative(name: str, value: float) -> float:
+    number = require_finite(name, value)
+    if number < 0:
+        raise MarginRankError(f"{name} must be >= 0; got {value!r}")
+    return number

@@ -1,0 +1,299 @@
+"""Exact full-ranking evaluation: score every item for every test user, mask the user's training
+items, take the top K, and average the metrics of :mod:`marginrank.metrics.ranking` over the users
+that have test items.
+
+Ties are never broken by item index: by default at random per (user, item) with a seed, or
+pessimistically (test items after the other tied items), so a constant model scores at chance (or
+zero) and the result does not depend on the chunk size. Only the hit matrix of a chunk of users is
+kept, never the whole score matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+from marginrank.errors import MarginRankError
+from marginrank.metrics.ranking import METRIC_NAMES, METRICS
+
+ArrayLike = np.ndarray | torch.Tensor
+
+
+class MetricSums:
+    """Running sums of per-user metrics at several cut-offs; ``result()`` gives the means."""
+
+    def __init__(self, ks: Sequence[int], metrics: Sequence[str] = METRIC_NAMES) -> None:
+        unknown = set(metrics) - set(METRICS)
+        if unknown:
+            raise MarginRankError(f"unknown metric(s) {sorted(unknown)}; known: {list(METRICS)}")
+        self.ks = tuple(sorted(set(int(k) for k in ks)))
+        self.metrics = tuple(metrics)
+        self.sums = {f"{name}@{k}": 0.0 for name in self.metrics for k in self.ks}
+        self.n_users = 0
+
+    def add(self, hits: np.ndarray, n_relevant: np.ndarray) -> None:
+        """Add users' hit rows; users without test items (n_relevant == 0) are skipped."""
+        has_test = n_relevant > 0
+        hits, n_relevant = hits[has_test], n_relevant[has_test]
+        self.n_users += len(n_relevant)
+        for name in self.metrics:
+            for k in self.ks:
+                self.sums[f"{name}@{k}"] += float(METRICS[name](hits, n_relevant, k).sum())
+
+    def merge(self, other: MetricSums) -> None:
+        for key, value in other.sums.items():
+            self.sums[key] += value
+        self.n_users += other.n_users
+
+    def result(self) -> dict[str, float]:
+        if self.n_users == 0:
+            raise MarginRankError("no user has test items: nothing to evaluate")
+        return {key: value / self.n_users for key, value in self.sums.items()}
+
+
+_MASK40 = (1 << 40) - 1
+_MIX1 = 0xBF58476D1CE4E5B9 - (1 << 64)  # splitmix64 constants as signed int64
+_MIX2 = 0x94D049BB133111EB - (1 << 64)
+
+
+def _hash(keys: torch.Tensor) -> torch.Tensor:
+    """A splitmix64-style integer hash of int64 keys (wrapping arithmetic), reduced to 40 bits."""
+    keys = (keys ^ (keys >> 30)) * _MIX1
+    keys = (keys ^ (keys >> 27)) * _MIX2
+    return (keys ^ (keys >> 31)) & _MASK40
+
+
+class FullRanker:
+    """Turns rows of scores into rows of hits at positions 1..k_max.
+
+    ``train`` rows are masked (never recommended); ``test`` rows are the relevant items. Ties are
+    broken per (user, item) by a seeded hash (``ties="random"``), or with the test items placed
+    after the other tied items (``ties="pessimistic"``). Either way the result is exact and the
+    same for any chunking of the users.
+    """
+
+    def __init__(
+        self, train: sp.spmatrix, test: sp.spmatrix, k_max: int, *, seed: int = 0, ties: str = "random"
+    ) -> None:
+        train, test = _as_csr(train, "train"), _as_csr(test, "test")
+        if train.shape != test.shape:
+            raise MarginRankError(f"train {train.shape} and test {test.shape} must have the same shape")
+        if ties not in ("random", "pessimistic"):
+            raise MarginRankError(f"ties must be 'random' or 'pessimistic', got {ties!r}")
+        self.n_users, self.n_items = train.shape
+        if not 1 <= k_max <= self.n_items:
+            raise MarginRankError(f"k must be between 1 and the number of items ({self.n_items}), got {k_max}")
+        self.k_max, self.ties, self.seed = k_max, ties, seed
+        self.train, self.test = train, test
+        self.test_keys = torch.from_numpy(_row_keys(test))
+        self.n_relevant = np.diff(test.indptr)
+
+    def users_to_evaluate(self) -> np.ndarray:
+        return np.flatnonzero(self.n_relevant > 0)
+
+    def _is_test(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Whether each (user, item) is a test pair; ``users`` broadcasts against ``items``."""
+        keys = users * self.n_items + items
+        if len(self.test_keys) == 0:
+            return torch.zeros_like(keys, dtype=torch.bool)
+        found = torch.searchsorted(self.test_keys, keys).clamp_(max=len(self.test_keys) - 1)
+        return self.test_keys[found] == keys
+
+    def _tie_key(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Order among equal scores, ascending: a hash of (seed, user, item); test items last if pessimistic."""
+        key = _hash((users * self.n_items + items) * 0x9E3779B1 + self.seed)
+        if self.ties == "pessimistic":
+            key = key + (self._is_test(users, items).long() << 40)
+        return key
+
+    def hits(self, users: np.ndarray, scores: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Hit rows of ``users`` given their ``[len(users), n_items]`` scores (modified in place)."""
+        user_index = torch.from_numpy(users.astype(np.int64))
+        rows = self.train[users]
+        row_index = torch.from_numpy(np.repeat(np.arange(len(users)), np.diff(rows.indptr)))
+        scores[row_index, torch.from_numpy(rows.indices.astype(np.int64))] = -torch.inf
+        k = self.k_max
+        values, items = torch.topk(scores, min(k + 1, self.n_items), dim=1)
+        if values.shape[1] > k:
+            # a tie across the cut-off: choose which tied items enter the top k by the tie key
+            boundary = values[:, k - 1]
+            crossing = torch.nonzero((values[:, k] == boundary) & torch.isfinite(boundary)).flatten()
+            values, items = values[:, :k].clone(), items[:, :k].clone()
+            if len(crossing):
+                values[crossing], items[crossing] = self._top_with_ties(
+                    user_index[crossing], scores[crossing], boundary[crossing]
+                )
+        # order within the top k: score descending, then the tie key
+        key_order = torch.argsort(self._tie_key(user_index[:, None], items), dim=1, stable=True)
+        values, items = values.gather(1, key_order), items.gather(1, key_order)
+        score_order = torch.argsort(-values, dim=1, stable=True)
+        values, items = values.gather(1, score_order), items.gather(1, score_order)
+        hit = self._is_test(user_index[:, None], items) & torch.isfinite(values)
+        return hit.numpy(), self.n_relevant[users]
+
+    def _top_with_ties(
+        self, users: torch.Tensor, scores: torch.Tensor, boundary: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top k where the items tied at ``boundary`` are taken in tie-key order (the key is
+        computed for the tied items only)."""
+        k = self.k_max
+        above_rows, above_items = torch.nonzero(scores > boundary[:, None], as_tuple=True)
+        tied_rows, tied_items = torch.nonzero(scores == boundary[:, None], as_tuple=True)
+        by_key = torch.argsort(self._tie_key(users[tied_rows], tied_items), stable=True)
+        by_row = by_key[torch.argsort(tied_rows[by_key], stable=True)]
+        tied_rows, tied_items = tied_rows[by_row], tied_items[by_row]
+        rank_in_row = torch.arange(len(tied_rows)) - torch.searchsorted(tied_rows, tied_rows)
+        slots = k - torch.bincount(above_rows, minlength=len(users))
+        take = rank_in_row < slots[tied_rows]
+        rows = torch.cat([above_rows, tied_rows[take]])
+        items = torch.cat([above_items, tied_items[take]])[torch.argsort(rows, stable=True)].view(len(users), k)
+        return scores.gather(1, items), items
+
+
+def _as_csr(matrix, name: str) -> sp.csr_matrix:
+    if not sp.issparse(matrix):
+        raise MarginRankError(f"{name} must be a scipy sparse users x items matrix, got {type(matrix).__name__}")
+    matrix = sp.csr_matrix(matrix)
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return matrix
+
+
+def _row_keys(matrix: sp.csr_matrix) -> np.ndarray:
+    """Sorted keys ``user * n_items + item`` of the stored entries."""
+    users = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    return users * matrix.shape[1] + matrix.indices.astype(np.int64)
+
+
+def _as_tensor(values: ArrayLike, name: str) -> torch.Tensor:
+    tensor = torch.as_tensor(values).detach()
+    if tensor.ndim != 2:
+        raise MarginRankError(f"{name} must be 2-D, got shape {tuple(tensor.shape)}")
+    return tensor.to("cpu", torch.float32)
+
+
+def topk_metrics(
+    scores: ArrayLike,
+    train: sp.spmatrix,
+    test: sp.spmatrix,
+    ks: Sequence[int] = (20,),
+    *,
+    metrics: Sequence[str] = METRIC_NAMES,
+    seed: int = 0,
+    ties: str = "random",
+    chunk_size: int = 1024,
+) -> dict[str, float]:
+    """Metrics of a dense ``[n_users, n_items]`` score matrix under full ranking.
+
+    Keys are ``"recall@20"``, ``"ndcg@20"``, ``"precision@20"``, ``"hit@20"``, ``"mrr@20"``,
+    ``"map@20"`` (one per metric and k), averaged over users with at least one test item.
+    """
+    scores = _as_tensor(scores, "scores")
+    ranker = FullRanker(train, test, max(ks), seed=seed, ties=ties)
+    if tuple(scores.shape) != (ranker.n_users, ranker.n_items):
+        raise MarginRankError(f"scores shape {tuple(scores.shape)} differs from train {ranker.train.shape}")
+    return _sum_over_chunks(ranker, lambda chunk: scores[torch.from_numpy(chunk)], ks, metrics, chunk_size).result()
+
+
+def evaluate_embeddings(
+    user_emb: ArrayLike,
+    item_emb: ArrayLike,
+    train: sp.spmatrix,
+    test: sp.spmatrix,
+    ks: Sequence[int] = (20,),
+    similarity: str = "dot",
+    *,
+    metrics: Sequence[str] = METRIC_NAMES,
+    seed: int = 0,
+    ties: str = "random",
+    chunk_size: int = 2048,
+    users: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Full-ranking metrics of score = ``user_emb @ item_emb.T`` (``"dot"``) or of cosine similarity,
+    computed in chunks of ``chunk_size`` users (memory ~ chunk_size x n_items floats).
+
+    ``users`` restricts the evaluation to a subset (e.g. one rank's share in distributed runs).
+    """
+    return evaluate_embeddings_sums(
+        user_emb, item_emb, train, test, ks, similarity,
+        metrics=metrics, seed=seed, ties=ties, chunk_size=chunk_size, users=users,
+    ).result()
+
+
+def evaluate_embeddings_sums(
+    user_emb: ArrayLike,
+    item_emb: ArrayLike,
+    train: sp.spmatrix,
+    test: sp.spmatrix,
+    ks: Sequence[int] = (20,),
+    similarity: str = "dot",
+    *,
+    metrics: Sequence[str] = METRIC_NAMES,
+    seed: int = 0,
+    ties: str = "random",
+    chunk_size: int = 2048,
+    users: np.ndarray | None = None,
+) -> MetricSums:
+    """Like :func:`evaluate_embeddings`, returning the un-averaged sums (to merge across processes)."""
+    user_emb, item_emb = _as_tensor(user_emb, "user_emb"), _as_tensor(item_emb, "item_emb")
+    if similarity == "cosine":
+        user_emb, item_emb = F.normalize(user_emb, dim=1), F.normalize(item_emb, dim=1)
+    elif similarity != "dot":
+        raise MarginRankError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")
+    ranker = FullRanker(train, test, max(ks), seed=seed, ties=ties)
+    if user_emb.shape[0] != ranker.n_users or item_emb.shape[0] != ranker.n_items:
+        raise MarginRankError(
+            f"embeddings ({user_emb.shape[0]} users, {item_emb.shape[0]} items) do not match "
+            f"the interactions ({ranker.n_users} users, {ranker.n_items} items)"
+        )
+    if user_emb.shape[1] != item_emb.shape[1]:
+        raise MarginRankError(f"user and item embeddings differ in width: {user_emb.shape[1]} vs {item_emb.shape[1]}")
+    item_columns = item_emb.T.contiguous()
+    return _sum_over_chunks(
+        ranker, lambda chunk: user_emb[torch.from_numpy(chunk)] @ item_columns, ks, metrics, chunk_size, users
+    )
+
+
+def _sum_over_chunks(
+    ranker: FullRanker,
+    score_rows: Callable[[np.ndarray], torch.Tensor],
+    ks: Sequence[int],
+    metrics: Sequence[str],
+    chunk_size: int,
+    users: np.ndarray | None = None,
+) -> MetricSums:
+    """Metric sums over the test users (optionally only ``users``), ``chunk_size`` score rows at a time."""
+    evaluated = ranker.users_to_evaluate()
+    if users is not None:
+        evaluated = np.intersect1d(evaluated, np.asarray(users, dtype=np.int64))
+    sums = MetricSums(ks, metrics)
+    with torch.no_grad():
+        for start in range(0, len(evaluated), chunk_size):
+            chunk = evaluated[start : start + chunk_size]
+            sums.add(*ranker.hits(chunk, score_rows(chunk)))
+    return sums
+
+
+def popularity_scores(train: sp.spmatrix) -> np.ndarray:
+    """Each item's number of training interactions: the popularity baseline's score, same for every user."""
+    return np.asarray(_as_csr(train, "train").getnnz(axis=0), dtype=np.float32)
+
+
+def evaluate_popularity(
+    train: sp.spmatrix,
+    test: sp.spmatrix,
+    ks: Sequence[int] = (20,),
+    *,
+    metrics: Sequence[str] = METRIC_NAMES,
+    seed: int = 0,
+    ties: str = "random",
+    chunk_size: int = 2048,
+) -> dict[str, float]:
+    """Full-ranking metrics of recommending the most popular unseen items to everyone."""
+    counts = torch.from_numpy(popularity_scores(train))
+    ranker = FullRanker(train, test, max(ks), seed=seed, ties=ties)
+    return _sum_over_chunks(ranker, lambda chunk: counts.repeat(len(chunk), 1), ks, metrics, chunk_size).result()

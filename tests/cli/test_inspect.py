@@ -1,0 +1,32 @@
+import json
+
+import pytest
+
+from marginrank.cli.main import main
+
+
+def test_inspect_synthetic_prints_baseline(capsys):
+    assert main(["inspect", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dataset"]["name"] == "synthetic" and 0 < out["popularity"]["recall@20"] < 1
+
+
+@pytest.mark.parametrize(
+    ("train", "line", "problem"),
+    [("0 1 2\n1 two\n", 2, "'two' is not an integer"), ("0 1\n-1 2\n", 2, "negative id -1"), ("", None, "file is empty")],
+)
+def test_malformed_split_exits_2_with_one_line(tmp_path, capsys, train, line, problem):
+    (tmp_path / "train.txt").write_text(train)
+    (tmp_path / "test.txt").write_text("0 3\n")
+    assert main(["inspect", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    where = f"{tmp_path / 'train.txt'}:{line}:" if line else f"{tmp_path / 'train.txt'}:"
+    assert where in err and problem in err and "Traceback" not in err
+
+
+def test_malformed_csv_exits_2(tmp_path, capsys):
+    path = tmp_path / "ratings.csv"
+    path.write_text("user,item,rating\na,b,5\nc\n")
+    assert main(["inspect", "--data", str(path)]) == 2
+    assert f"{path}:3:" in capsys.readouterr().err

@@ -1,0 +1,29 @@
+"""Shared fixtures: where the real LightGCN splits live (../shared/data beside the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_split(name: str) -> Path:
+    """Folder of a real split, or skip the test with the reason."""
+    folder = SHARED_DATA / name
+    if not (folder / "train.txt").exists():
+        pytest.skip(f"real data {folder} is absent (set MARGINRANK_SHARED_DATA to a folder with {name}/train.txt)")
+    return folder
+
+
+@pytest.fixture
+def gowalla_dir() -> Path:
+    return shared_split("gowalla")
+
+
+@pytest.fixture
+def yelp_dir() -> Path:
+    return shared_split("yelp2018")

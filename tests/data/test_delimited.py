@@ -1,0 +1,97 @@
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from marginrank.data import (
+    Interactions,
+    from_dataframe,
+    from_sparse,
+    read_delimited,
+    write_delimited,
+)
+from marginrank.errors import MarginRankError
+
+MOVIELENS_UDATA = "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n196\t302\t5\t881250950\n"
+
+
+def test_movielens_udata_without_header(tmp_path):
+    path = tmp_path / "u.data"
+    path.write_text(MOVIELENS_UDATA)
+    inter = read_delimited(path)
+    assert inter.shape == (3, 3)
+    assert inter.user_ids.tolist() == [22, 186, 196]
+    assert inter.item_ids.tolist() == [242, 302, 377]
+    by_pair = {
+        (int(inter.user_ids[u]), int(inter.item_ids[i])): (r, t)
+        for u, i, r, t in zip(inter.users, inter.items, inter.ratings, inter.timestamps)
+    }
+    assert by_pair[(196, 302)] == (5.0, 881250950.0)
+    assert by_pair[(22, 377)] == (1.0, 878887116.0)
+
+
+def test_csv_with_header_and_string_ids(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("user_id,item_id,rating\nalice,book,4\nbob,film,5\nalice,film,2\n")
+    inter = read_delimited(path)
+    assert inter.user_ids.tolist() == ["alice", "bob"]
+    assert inter.item_ids.tolist() == ["book", "film"]
+    assert inter.rating_matrix.toarray().tolist() == [[4, 2], [0, 5]]
+    assert inter.user_index(["bob"]).tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("u,i\n1,2\n3\n", 3, "got 1 field"),
+        ("1,2,5\n1,3,x\n", 2, "rating 'x' is not a number"),
+        ("1,2,5\n1,3\n", 2, "expected 3 fields"),
+    ],
+)
+def test_bad_rows_are_named(tmp_path, text, line, problem):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(MarginRankError) as info:
+        read_delimited(path)
+    assert str(info.value).startswith(f"{path}:{line}: ") and problem in str(info.value)
+
+
+def test_like_maps_into_training_space(tmp_path):
+    (tmp_path / "train.csv").write_text("a,x\nb,y\n")
+    (tmp_path / "test.csv").write_text("b,x\na,z\n")
+    (tmp_path / "bad.csv").write_text("a,x\nc,y\n")
+    train = read_delimited(tmp_path / "train.csv")
+    with pytest.warns(UserWarning, match="1 rows with items unknown"):
+        test = read_delimited(tmp_path / "test.csv", like=train)
+    assert test.shape == train.shape and len(test) == 1
+    with pytest.raises(MarginRankError, match=r"bad\.csv:2: user 'c' is unknown"):
+        read_delimited(tmp_path / "bad.csv", like=train)
+
+
+def test_write_delimited_round_trips(tmp_path):
+    path = tmp_path / "u.data"
+    path.write_text(MOVIELENS_UDATA)
+    original = read_delimited(path)
+    write_delimited(original, tmp_path / "out.csv")
+    again = read_delimited(tmp_path / "out.csv")
+    assert again.user_ids.tolist() == original.user_ids.tolist()
+    np.testing.assert_array_equal(again.ratings, original.ratings)
+    np.testing.assert_array_equal(again.timestamps, original.timestamps)
+
+
+def test_dataframe_and_sparse_constructors():
+    frame = pd.DataFrame({"user": ["u2", "u1", "u2"], "item": [10, 20, 20], "stars": [1.0, 2.0, 3.0]})
+    inter = from_dataframe(frame, rating_col="stars")
+    assert inter.rating_matrix.toarray().tolist() == [[0, 2], [1, 3]]
+    with pytest.raises(MarginRankError, match="no column"):
+        from_dataframe(frame, rating_col="rating")
+    matrix = sp.random(20, 30, density=0.2, format="csr", random_state=0)
+    assert (from_sparse(matrix).rating_matrix.astype(np.float64) - matrix).max() < 1e-6
+    binary = from_sparse((matrix > 0).astype(np.float32))
+    assert binary.ratings is None and binary.matrix.nnz == matrix.nnz
+
+
+def test_overlap_is_counted():
+    a = Interactions.from_pairs([0, 0, 1], [0, 1, 1], user_ids=2, item_ids=2)
+    b = Interactions.from_pairs([0, 1], [1, 0], user_ids=2, item_ids=2)
+    assert a.overlap(b) == 1

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from marginrank.errors import MarginRankError
+from marginrank.losses import BSL
+
+from ._reference import assert_matches_oracle, random_batch, valid
+
+
+def bsl_oracle(tau1: float, tau2: float, groups=None):
+    """Written like the authors' "multi" mode, in float64 numpy with explicit exp/log (inputs are small)."""
+
+    def oracle(pos, neg, mask):
+        out = []
+        for b in range(len(pos)):
+            same = range(len(pos)) if groups is not None else [b]
+            same = [k for k in same if groups is None or groups[k] == groups[b]]
+            pos_mean = sum(math.exp(pos[k] / tau1) for k in same) / len(same)
+            negs = valid(neg[b], mask[b])
+            neg_term = tau2 * math.log(sum(math.exp(s / tau1) for s in negs) / len(negs)) if negs else 0.0
+            out.append(-math.log(pos_mean) + neg_term)
+        return np.array(out)
+
+    return oracle
+
+
+@pytest.mark.parametrize("tau1,tau2", [(0.11, 1.10), (0.08, 1.22), (0.5, 1.0)])
+def test_matches_numpy_oracle(tau1: float, tau2: float) -> None:
+    assert_matches_oracle(lambda r: BSL(tau1, tau2, reduction=r), bsl_oracle(tau1, tau2))
+
+
+def test_pos_groups_average_the_positive_side_over_the_user() -> None:
+    pos, neg, mask = random_batch(31, batch=8)
+    groups = np.array([4, 7, 4, 4, 9, 7, 1, 100])
+    expected = bsl_oracle(0.2, 1.3, groups)(pos.numpy(), neg.numpy(), mask.numpy())
+    got = BSL(0.2, 1.3, reduction="none")(pos, neg, mask, pos_groups=torch.tensor(groups))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_unique_groups_equal_no_groups() -> None:
+    pos, neg, mask = random_batch(32)
+    loss = BSL(reduction="none")
+    torch.testing.assert_close(loss(pos, neg, mask, pos_groups=torch.arange(7) * 3), loss(pos, neg, mask))
+
+
+def test_readme_form_differs_by_tau2_log_n_only() -> None:
+    """-log(exp(s_p/t1) / (sum_j exp(s_nj/t1))^t2) = ours + t2 * log N."""
+    pos, neg, _ = random_batch(33, n_neg=12)
+    t1, t2 = 0.11, 1.10
+    readme = -(pos / t1) + t2 * torch.logsumexp(neg / t1, dim=1)
+    torch.testing.assert_close(BSL(t1, t2, reduction="none")(pos, neg) + t2 * math.log(12), readme)
+
+
+def test_tau2_one_has_the_softmax_gradient_on_negatives() -> None:
+    """With t2 = 1, BSL's gradient on a negative is softmax over the negatives alone (no positive)."""
+    pos = torch.tensor([0.2], dtype=torch.float64, requires_grad=True)
+    neg = torch.tensor([[0.1, 0.5, -0.3]], dtype=torch.float64, requires_grad=True)
+    BSL(0.5, 1.0, reduction="sum")(pos, neg).backward()
+    torch.testing.assert_close(neg.grad, torch.softmax(neg.detach() / 0.5, dim=1) / 0.5)
+    assert pos.grad.item() == pytest.approx(-2.0)
+
+
+def test_no_overflow_at_small_tau1_and_large_n() -> None:
+    value = BSL(0.01, 1.2, reduction="none")(torch.tensor([1.0]), torch.ones(1, 200_000))
+    assert value.item() == pytest.approx(0.2 * 100.0, rel=1e-5)  # -100 + 1.2 * 100
+
+
+def test_gradcheck_with_mask_and_groups() -> None:
+    pos = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    neg = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    mask = torch.rand(4, 5, generator=torch.Generator().manual_seed(1)) < 0.6
+    mask[0] = False
+    loss = BSL(0.7, 1.2)
+    assert torch.autograd.gradcheck(lambda p, n: loss(p, n, mask, pos_groups=torch.tensor([0, 1, 0, 2])), (pos, neg))
+
+
+@pytest.mark.parametrize("groups", [torch.tensor([0.0, 1.0]), torch.tensor([0, 1, 2]), [0, 1]])
+def test_bad_groups(groups) -> None:
+    with pytest.raises(MarginRankError, match="pos_groups"):
+        BSL()(torch.zeros(2), torch.zeros(2, 3), pos_groups=groups)
+
+
+@pytest.mark.parametrize("params", [{"tau1": 0.0}, {"tau2": -1.0}])
+def test_bad_parameters(params) -> None:
+    with pytest.raises(MarginRankError):
+        BSL(**params)
