@@ -7,8 +7,8 @@ Measured in one run, on the same shuffled batches of the 1,237,259 training pair
 (b) shared: ``UniformSampler(n_items, 800, shared=True, exclude=train)`` -> ``[800]`` pool plus the
     ``[B, 800]`` collision mask;
 (c) baseline, the minimal training compute for the same batches: MF dim 64, gather, cosine
-    scores (bmm per example, one matmul shared), a CCL loss (margin 0.9, weight 150) with the
-    mask, backward (no optimizer).
+    scores (bmm per example, one matmul shared), ``marginrank.losses.CCL`` (margin 0.9, weight
+    150) with the mask, backward (no optimizer).
 
 Timings on a shared 2-core machine are noisy; read the ratios, both sides measured in the same run.
 
@@ -30,6 +30,8 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from marginrank.data import read_lightgcn
+from marginrank.losses import CCL
 from marginrank.sampling import UniformSampler
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,36 +43,6 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO / ".." / "shared" / "data"))
 
 
-def read_train_matrix(path: Path) -> sp.csr_matrix:
-    """LightGCN ``user item item ...`` lines as a binary users x items CSR.
-
-    A stand-in until ``marginrank.data.read_lightgcn`` lands on main.
-    """
-    users, items = [], []
-    for line in path.read_text().splitlines():
-        fields = np.array(line.split(), dtype=np.int64)
-        if fields.size > 1:
-            users.append(np.full(fields.size - 1, fields[0]))
-            items.append(fields[1:])
-    users, items = np.concatenate(users), np.concatenate(items)
-    matrix = sp.csr_matrix((np.ones(users.size, dtype=np.float32), (users, items)))
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
-
-
-def ccl_backward(user_vectors: torch.Tensor, pos_vectors: torch.Tensor, neg_scores_fn, neg_mask) -> None:
-    """CCL (Mao et al., 2021): ``(1 - s_p) + 150 * mean_valid(relu(s_n - 0.9))``, then backward."""
-    pos_scores = (user_vectors * pos_vectors).sum(-1)
-    hinge = F.relu(neg_scores_fn() - 0.9)
-    if neg_mask is not None:
-        hinge = hinge * neg_mask
-        per_row = hinge.sum(1) / neg_mask.sum(1).clamp_min(1)
-    else:
-        per_row = hinge.mean(1)
-    ((1 - pos_scores) + 150.0 * per_row).mean().backward()
-
-
 def run(matrix: sp.csr_matrix, batch_size: int, max_batches: int | None, dim: int = 64) -> dict:
     coo = matrix.tocoo()
     order = np.random.default_rng(0).permutation(coo.nnz)
@@ -78,19 +50,23 @@ def run(matrix: sp.csr_matrix, batch_size: int, max_batches: int | None, dim: in
     pair_items = torch.from_numpy(coo.col[order].astype(np.int64))
     batches = list(zip(pair_users.split(batch_size), pair_items.split(batch_size)))[:max_batches]
     n_users, n_items = matrix.shape
+    loss = CCL(margin=0.9, neg_weight=150.0)
     generator = torch.Generator().manual_seed(0)
     user_table = torch.nn.Parameter(0.1 * torch.randn(n_users, dim, generator=generator))
     item_table = torch.nn.Parameter(0.1 * torch.randn(n_items, dim, generator=generator))
 
     def train_per_example(users, items, negatives):
         u = F.normalize(user_table[users], dim=-1)
+        p = F.normalize(item_table[items], dim=-1)
         n = F.normalize(item_table[negatives], dim=-1)
-        ccl_backward(u, F.normalize(item_table[items], dim=-1), lambda: torch.bmm(n, u.unsqueeze(-1)).squeeze(-1), None)
+        neg_scores = torch.bmm(n, u.unsqueeze(-1)).squeeze(-1)
+        loss((u * p).sum(-1), neg_scores).backward()
 
     def train_shared(users, items, pool, collision):
         u = F.normalize(user_table[users], dim=-1)
+        p = F.normalize(item_table[items], dim=-1)
         n = F.normalize(item_table[pool], dim=-1)
-        ccl_backward(u, F.normalize(item_table[items], dim=-1), lambda: u @ n.T, ~collision)
+        loss((u * p).sum(-1), u @ n.T, ~collision).backward()
 
     per_example = UniformSampler(n_items, 100, exclude=matrix, seed=1)
     shared = UniformSampler(n_items, 800, shared=True, exclude=matrix, seed=2)
@@ -160,7 +136,7 @@ def main() -> None:
     train_file = shared_data_dir() / "yelp2018" / "train.txt"
     if not train_file.exists():
         raise SystemExit(f"Yelp2018 not found at {train_file} (set MARGINRANK_SHARED_DATA)")
-    result = run(read_train_matrix(train_file), args.batch_size, args.max_batches)
+    result = run(read_lightgcn(train_file).matrix.tocsr(), args.batch_size, args.max_batches)
     print(f"Yelp2018: {result['training_pairs']:,} pairs, {result['batches']} batches of {result['batch_size']}, "
           f"torch threads {result['torch_threads']} (timings noisy on a shared machine; ratios are same-run)")
     print(f"{'case':<34}{'sampling s':>12}{'training s':>12}{'ratio':>9}  target < {TARGET_RATIO:.0%}")
