@@ -51,9 +51,11 @@ def test_cli_writes_factors_filled_matrix_and_plot(tmp_path, make_planted, capsy
     out = tmp_path / "out"
     code = main(["nmf", str(path), "--rank", "3", "--max-iter", "2000", "--tol", "1e-14", "--out", str(out)])
     assert code == 0
-    filled, row_labels, _ = read_matrix(out / "filled.csv")
-    order = [int(label[1:]) for label in row_labels]  # labels were first seen in row-major order
-    assert np.linalg.norm(filled - truth[order][:, np.unique(cols)]) / np.linalg.norm(truth) < 1e-6
+    filled, row_labels, col_labels = read_matrix(out / "filled.csv")
+    row_order = [int(label[1:]) for label in row_labels]  # labels keep their order of first appearance
+    col_order = [int(label[1:]) for label in col_labels]
+    expected = truth[np.ix_(row_order, col_order)]
+    assert np.linalg.norm(filled - expected) / np.linalg.norm(truth) < 1e-6
     W, _, _ = read_matrix(out / "W.csv")
     H, _, _ = read_matrix(out / "H.csv")
     np.testing.assert_allclose(W @ H, filled, rtol=1e-12)
