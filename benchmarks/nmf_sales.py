@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from marginrank.nmf import MaskedNMF
-from marginrank.nmf.io import _atomic_write, write_json
+from marginrank.nmf.io import write_json, write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODEL_RANK = 8
@@ -119,7 +119,7 @@ def main() -> None:
     print(table)
     RESULTS.mkdir(exist_ok=True)
     write_json(RESULTS / "nmf_sales.json", {"seeds": args.seeds, "rows": rows})
-    _atomic_write(RESULTS / "nmf_sales.md", lambda stream: stream.write(table))
+    write_text(RESULTS / "nmf_sales.md", table)
 
 
 def summarize(rows: list[dict], n_seeds: int) -> str:

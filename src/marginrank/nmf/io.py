@@ -125,3 +125,7 @@ def write_json(path: Path, payload: Any) -> None:
 
 def write_figure(path: Path, figure: Any) -> None:
     _atomic_write(path, lambda stream: figure.savefig(stream, format=path.suffix.lstrip(".")), binary=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda stream: stream.write(text))
