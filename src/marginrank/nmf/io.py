@@ -1,0 +1,131 @@
+"""Reading a partially observed matrix from CSV, and writing results atomically."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from marginrank.errors import MarginRankError
+
+Array = np.ndarray
+LONG_HEADER = ("row", "col", "value")
+
+
+def _number(text: str, path: Path, line: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise MarginRankError(f"not a number: {text!r}", path=str(path), line=line) from None
+    if not np.isfinite(value):
+        raise MarginRankError(f"not a finite number: {text!r}", path=str(path), line=line)
+    return value
+
+
+def read_matrix(path: str | os.PathLike[str]) -> tuple[Array, list[str], list[str]]:
+    """Read a matrix with NaN for missing entries; returns ``(X, row_labels, col_labels)``.
+
+    Two layouts, told apart by the header:
+
+    * long format, header ``row,col,value``: one observed entry per line; labels are kept in order of
+      first appearance, and pairs never listed are missing (a repeated pair is an error);
+    * dense: a header of column labels after a first (row-label) cell, then one row per line, with an
+      empty cell for a missing entry.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="") as handle:
+            lines = list(csv.reader(handle))
+    except OSError as error:
+        raise MarginRankError(f"cannot read: {error.strerror}", path=str(path)) from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise MarginRankError(f"not a CSV text file: {error}", path=str(path)) from None
+    if not lines:
+        raise MarginRankError("empty file", path=str(path))
+    header = tuple(cell.strip().lower() for cell in lines[0])
+    if header == LONG_HEADER:
+        return _read_long(lines, path)
+    return _read_dense(lines, path)
+
+
+def _read_long(lines: list[list[str]], path: Path) -> tuple[Array, list[str], list[str]]:
+    rows: dict[str, int] = {}
+    cols: dict[str, int] = {}
+    entries: dict[tuple[int, int], float] = {}
+    for line, cells in enumerate(lines[1:], start=2):
+        if not cells:
+            continue
+        if len(cells) != 3:
+            raise MarginRankError(f"expected 3 cells (row,col,value), got {len(cells)}", path=str(path), line=line)
+        row_label, col_label, text = (cell.strip() for cell in cells)
+        key = (rows.setdefault(row_label, len(rows)), cols.setdefault(col_label, len(cols)))
+        if key in entries:
+            raise MarginRankError(f"repeated entry ({row_label}, {col_label})", path=str(path), line=line)
+        entries[key] = _number(text, path, line)
+    if not entries:
+        raise MarginRankError("no entries after the header", path=str(path))
+    X = np.full((len(rows), len(cols)), np.nan)
+    index = np.array(list(entries.keys()))
+    X[index[:, 0], index[:, 1]] = list(entries.values())
+    return X, list(rows), list(cols)
+
+
+def _read_dense(lines: list[list[str]], path: Path) -> tuple[Array, list[str], list[str]]:
+    col_labels = [cell.strip() for cell in lines[0][1:]]
+    if not col_labels:
+        raise MarginRankError("a dense CSV needs a header: a row-label cell, then column labels", path=str(path), line=1)
+    row_labels: list[str] = []
+    values: list[list[float]] = []
+    for line, cells in enumerate(lines[1:], start=2):
+        if not cells:
+            continue
+        if len(cells) != len(col_labels) + 1:
+            raise MarginRankError(
+                f"expected {len(col_labels) + 1} cells like the header, got {len(cells)}", path=str(path), line=line
+            )
+        row_labels.append(cells[0].strip())
+        values.append([np.nan if not cell.strip() else _number(cell, path, line) for cell in cells[1:]])
+    if not values:
+        raise MarginRankError("no rows after the header", path=str(path))
+    return np.array(values), row_labels, col_labels
+
+
+def _atomic_write(path: Path, write: Any, binary: bool = False) -> None:
+    """Write through a temporary file in the same folder, then ``os.replace`` it into place."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"newline": ""})) as stream:
+            write(stream)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_matrix(path: Path, matrix: Array, row_labels: list[str], col_labels: list[str]) -> None:
+    """Dense CSV: header ``label,<col labels>``, then one labelled row per line (full precision)."""
+
+    def write(stream: Any) -> None:
+        writer = csv.writer(stream)
+        writer.writerow(["label", *col_labels])
+        for label, row in zip(row_labels, matrix):
+            writer.writerow([label, *(repr(float(value)) for value in row)])
+
+    _atomic_write(path, write)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    _atomic_write(path, lambda stream: json.dump(payload, stream, indent=2))
+
+
+def write_figure(path: Path, figure: Any) -> None:
+    _atomic_write(path, lambda stream: figure.savefig(stream, format=path.suffix.lstrip(".")), binary=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda stream: stream.write(text))

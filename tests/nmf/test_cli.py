@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+
+import marginrank.cli.commands
+from marginrank.cli.main import main
+from marginrank.errors import MarginRankError
+from marginrank.nmf.io import read_matrix
+
+
+@pytest.fixture(autouse=True)
+def nmf_command(monkeypatch):
+    monkeypatch.setattr(marginrank.cli.commands, "_COMMAND_MODULES", ("nmf",))
+
+
+def test_read_long_and_dense_agree(tmp_path):
+    long = tmp_path / "long.csv"
+    long.write_text("row,col,value\np1,s1,1.5\np2,s2,2\np1,s2,0\n")
+    dense = tmp_path / "dense.csv"
+    dense.write_text("product,s1,s2\np1,1.5,0\np2,,2\n")
+    X_long, rows, cols = read_matrix(long)
+    X_dense, rows_d, cols_d = read_matrix(dense)
+    np.testing.assert_array_equal(X_long, X_dense)
+    assert np.isnan(X_long[1, 0]) and rows == rows_d == ["p1", "p2"] and cols == cols_d == ["s1", "s2"]
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("row,col,value\na,b,1\na,c,oops\n", 3, "not a number"),
+        ("row,col,value\na,b,1\na,b,2\n", 3, "repeated"),
+        ("row,col,value\na,b\n", 2, "expected 3 cells"),
+        ("id,x,y\nr1,1,2\nr2,3\n", 3, "expected 3 cells"),
+        ("id,x,y\nr1,1,nan\n", 2, "not a finite"),
+    ],
+)
+def test_malformed_csv_names_file_and_line(tmp_path, text, line, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(MarginRankError, match=message) as caught:
+        read_matrix(path)
+    assert caught.value.line == line and caught.value.path == str(path)
+
+
+def test_cli_writes_factors_filled_matrix_and_plot(tmp_path, make_planted, capsys):
+    X, _, truth, _, _ = make_planted(seed=20)
+    path = tmp_path / "data.csv"
+    rows, cols = np.nonzero(~np.isnan(X))
+    path.write_text("row,col,value\n" + "".join(f"r{i},c{j},{float(X[i, j])!r}\n" for i, j in zip(rows, cols)))
+    out = tmp_path / "out"
+    code = main(["nmf", str(path), "--rank", "3", "--max-iter", "2000", "--tol", "1e-14", "--out", str(out)])
+    assert code == 0
+    filled, row_labels, col_labels = read_matrix(out / "filled.csv")
+    row_order = [int(label[1:]) for label in row_labels]  # labels keep their order of first appearance
+    col_order = [int(label[1:]) for label in col_labels]
+    expected = truth[np.ix_(row_order, col_order)]
+    assert np.linalg.norm(filled - expected) / np.linalg.norm(truth) < 1e-6
+    W, _, _ = read_matrix(out / "W.csv")
+    H, _, _ = read_matrix(out / "H.csv")
+    np.testing.assert_allclose(W @ H, filled, rtol=1e-12)
+    history = json.loads((out / "history.json").read_text())
+    assert history["rank"] == 3 and len(history["objective"]) == history["n_iter"] + 1
+    assert (out / "convergence.png").read_bytes()[:4] == b"\x89PNG"
+    assert "iterations" in capsys.readouterr().out
+
+
+def test_cli_malformed_file_exits_2_with_one_line(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("row,col,value\na,b,1\na,c,-\n")
+    assert main(["nmf", str(path), "--rank", "1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{path}:3:" in err and "not a number" in err
+
+
+def test_cli_negative_value_exits_2(tmp_path, capsys):
+    path = tmp_path / "neg.csv"
+    path.write_text("row,col,value\na,b,1\na,c,-2\nb,b,1\n")
+    assert main(["nmf", str(path), "--rank", "1", "--out", str(tmp_path / "o")]) == 2
+    assert "negative" in capsys.readouterr().err
