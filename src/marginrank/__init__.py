@@ -1,6 +1,8 @@
 """marginrank: embedding rankers trained with margin and contrastive losses that do not collapse."""
 
+from marginrank import datasets
 from marginrank.errors import MarginRankError
+from marginrank.recommender import Recommender
 
 __version__ = "0.1.0"
-__all__ = ["MarginRankError", "__version__"]
+__all__ = ["MarginRankError", "Recommender", "__version__", "datasets"]

@@ -36,7 +36,7 @@ from marginrank.sampling import PopularitySampler, UniformSampler
 from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
 from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
-from marginrank.training.optimizers import make_optimizer
+from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
 from marginrank.training.trainer import Trainer, TrainResult
 
 PROTOCOLS = ("validation", "paper", "none")
@@ -95,10 +95,15 @@ class RecommenderParams:
             (0.0 < self.valid_ratio < 1.0, f"valid_ratio must be in (0, 1), got {self.valid_ratio}"),
             (self.l2 >= 0, f"l2 must be >= 0, got {self.l2}"),
             (all(k >= 1 for k in self.ks), f"ks must be positive, got {self.ks}"),
+            (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
+            (self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
+            (self.on_collapse in ("warn", "stop"), f"on_collapse must be 'warn' or 'stop', got {self.on_collapse!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise MarginRankError(message)
+        losses.get(self.loss, **self.loss_params)  # an unknown loss or parameter fails here, before any work
 
 
 class Recommender:

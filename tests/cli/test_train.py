@@ -48,7 +48,9 @@ def test_config_file_and_options(tmp_path):
     assert main(["train", "--config", str(config), "--loss-param", "neg_weight=50", "--dim", "8", "--out", str(run)]) == 0
     resolved = (run / "config.toml").read_text()
     assert 'loss = "ccl"' in resolved and "dim = 8" in resolved and "margin = 0.8" in resolved and "neg_weight = 50" in resolved
-    assert main(["train", "--config", str(config), "--loss", "bpr", "--out", str(tmp_path / "r2")]) == 0
+    plain = tmp_path / "plain.toml"
+    plain.write_text('loss = "ccl"\nepochs = 1\nnegatives = 10\nprogress = false\n')
+    assert main(["train", "--config", str(plain), "--loss", "bpr", "--out", str(tmp_path / "r2")]) == 0
     assert 'loss = "bpr"' in (tmp_path / "r2" / "config.toml").read_text()
 
 

@@ -144,7 +144,8 @@ class Trainer:
                 stopped = self._check_collapse(record, positives) or stopped
             self.history.append(record)
             self._write_log()
-            self.save(self._path("last.pt"))
+            if self.run_dir is not None:
+                self.save(self._path("last.pt"))
             if stopped != "completed":
                 break
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
@@ -244,8 +245,8 @@ class Trainer:
         if self.on_collapse == "stop":
             self.history.append(record)
             self._write_log()
-            raise CollapseStop(f"epoch {self.epoch}: {report.message}")
-        warnings.warn(f"epoch {self.epoch}: {report.message}", CollapseWarning, stacklevel=2)
+            raise CollapseStop(report.message)
+        warnings.warn(report.message, CollapseWarning, stacklevel=2)
         return None
 
     def restore_best(self) -> None:

@@ -1,0 +1,90 @@
+import warnings
+
+import pytest
+import torch
+
+from marginrank import datasets, losses
+from marginrank.guards import CollapseMonitor
+from marginrank.models import MF
+from marginrank.sampling import UniformSampler
+from marginrank.training import CollapseStop, CollapseWarning, Evaluator, Trainer
+
+
+@pytest.fixture(scope="module")
+def data():
+    return datasets.load("synthetic", n_users=300, n_items=150, mean_items_per_user=20)
+
+
+def make_trainer(data, *, similarity="cosine", loss=None, constraints=(), on_collapse="warn", seed=0, **kwargs):
+    torch.manual_seed(seed)
+    model = MF(data.n_users, data.n_items, 16, similarity=similarity, init_std=0.1 if similarity == "dot" else 1e-4)
+    return Trainer(
+        model,
+        loss or losses.CCL(margin=0.5, neg_weight=50),
+        UniformSampler(data.n_items, 20, exclude=data.train.matrix, seed=seed),
+        torch.optim.Adam(model.parameters(), lr=1e-2),
+        batch_size=256,
+        constraints=constraints,
+        evaluator=Evaluator(data.train.matrix, data.test.matrix),
+        collapse_monitor=CollapseMonitor(seed=seed),
+        on_collapse=on_collapse,
+        progress=False,
+        seed=seed,
+        **kwargs,
+    )
+
+
+def shrink(model):
+    """A planted collapse: every step shrinks all embeddings tenfold."""
+    with torch.no_grad():
+        model.user_embedding.weight.mul_(0.1)
+        model.item_embedding.weight.mul_(0.1)
+
+
+def test_monitor_is_silent_on_a_healthy_run(data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CollapseWarning)
+        result = make_trainer(data).fit(data.train, epochs=4)
+    assert all(not record["collapse"]["collapsed"] for record in result.history)
+    assert result.best_metrics["recall@20"] > 0.1
+
+
+def test_monitor_warns_and_stops_on_a_planted_collapse(data):
+    with pytest.warns(CollapseWarning, match="collaps"):
+        make_trainer(data, similarity="dot", loss=losses.MaxMarginHinge(), constraints=[shrink]).fit(data.train, epochs=3)
+    trainer = make_trainer(data, similarity="dot", loss=losses.MaxMarginHinge(), constraints=[shrink], on_collapse="stop")
+    with pytest.raises(CollapseStop, match=r"^epoch \d: .*try --similarity cosine"):
+        trainer.fit(data.train, epochs=5)
+    assert trainer.history[-1]["collapse"]["collapsed"]
+
+
+def test_early_stopping_and_best_epoch(data):
+    trainer = make_trainer(data, patience=1)
+    # a learning rate of zero after the first epoch: nothing improves, so it stops after one stale evaluation
+    original_step = trainer._train_epoch
+
+    def frozen(batches):
+        record = original_step(batches)
+        for group in trainer.optimizer.param_groups:
+            group["lr"] = 0.0
+        return record
+
+    trainer._train_epoch = frozen
+    result = trainer.fit(data.train, epochs=10)
+    assert result.stopped == "early_stopping" and len(result.history) == 2 and result.best_epoch == 1
+
+
+def test_same_seed_same_run_different_seed_different_run(data):
+    a = make_trainer(data, seed=1).fit(data.train, epochs=2)
+    b = make_trainer(data, seed=1).fit(data.train, epochs=2)
+    c = make_trainer(data, seed=2).fit(data.train, epochs=2)
+    assert [r["loss"] for r in a.history] == [r["loss"] for r in b.history]
+    assert [r["loss"] for r in a.history] != [r["loss"] for r in c.history]
+
+
+def test_nan_loss_is_a_clear_error(data):
+    trainer = make_trainer(data, similarity="dot", loss=losses.BPR())
+    with torch.no_grad():
+        trainer.model.user_embedding.weight[0, 0] = float("nan")
+    with pytest.raises(Exception, match="loss became nan"):
+        trainer.fit(data.train, epochs=1)
