@@ -8,6 +8,7 @@ or a negated distance); producing them is the scorer's job, never the loss's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -126,6 +127,26 @@ def masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
         return values.mean(dim=1)
     kept = torch.where(mask, values, torch.zeros((), dtype=values.dtype, device=values.device))
     return kept.sum(dim=1) / mask.sum(dim=1).clamp_min(1).to(values.dtype)
+
+
+def active_mean(
+    neg: Tensor, threshold: float, mask: Tensor | None, penalty: Callable[[Tensor], Tensor]
+) -> Tensor:
+    """``masked_mean`` of ``penalty(s)`` over the negatives with ``s > threshold`` (the rest cost 0).
+
+    For hinge-type terms that vanish below a threshold (CCL, MMCL): only the active entries are
+    gathered and penalized, so the cost is one comparison over ``[B, N]`` plus work on the few
+    active ones, and the backward pass scatters into the active positions only. ``penalty`` must be
+    0 at ``threshold`` for the result to equal the dense form; a score exactly at the threshold is
+    inactive (zero gradient).
+    """
+    active = neg.detach() > threshold
+    if mask is not None:
+        active &= mask
+    rows, cols = torch.nonzero(active, as_tuple=True)
+    sums = torch.zeros(neg.shape[0], dtype=neg.dtype, device=neg.device).index_add(0, rows, penalty(neg[rows, cols]))
+    count = neg.shape[1] if mask is None else mask.sum(dim=1).clamp_min(1).to(neg.dtype)
+    return sums / count
 
 
 def masked_max(values: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from marginrank.losses.base import Reduction, RankingLoss, masked_mean, require_finite, require_non_negative
+from marginrank.losses.base import Reduction, RankingLoss, active_mean, require_finite, require_non_negative
 
 
 class CCL(RankingLoss):
@@ -31,7 +31,7 @@ class CCL(RankingLoss):
         self.neg_weight = require_non_negative("neg_weight", neg_weight)
 
     def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None) -> Tensor:
-        return F.relu(1 - pos) + self.neg_weight * masked_mean(F.relu(neg - self.margin), mask)
+        return F.relu(1 - pos) + self.neg_weight * active_mean(neg, self.margin, mask, lambda s: s - self.margin)
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, neg_weight={self.neg_weight}, {super().extra_repr()}"

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import Reduction, RankingLoss, masked_mean, require_finite, require_non_negative
+from marginrank.losses.base import Reduction, RankingLoss, active_mean, require_finite, require_non_negative
 
 
 class MMCL(RankingLoss):
@@ -37,8 +37,9 @@ class MMCL(RankingLoss):
     Computation: ``sum_k w_k * relu(s - m_k)`` is piecewise linear in ``s``, so with the margins
     sorted it equals ``s * W(i) - C(i)``, where ``i`` is the number of margins strictly below ``s``
     (``torch.bucketize``), ``W(i)`` the sum of their weights and ``C(i)`` of their ``w_k * m_k``. That is
-    a few ``[B, N]`` passes whatever K is (no ``[B, K, N]`` tensor) and the gradient on a negative is
-    exactly ``W(i)`` scaled by ``w_n / N``; a score exactly at a margin does not count that margin.
+    computed only for the negatives above the lowest margin (one comparison over ``[B, N]``, then
+    work on the few active entries; see ``active_mean``), and the gradient on a negative is exactly
+    ``W(i)`` scaled by ``w_n / N``; a score exactly at a margin does not count that margin.
 
     Example:
         >>> import torch
@@ -80,9 +81,15 @@ class MMCL(RankingLoss):
         self.neg_weight = require_non_negative("neg_weight", neg_weight)
 
     def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None) -> Tensor:
-        below = torch.bucketize(neg.detach(), self._sorted_margins.to(neg))  # margins strictly below s
-        penalty = neg * self._weight_below.to(neg)[below] - self._weighted_margin_below.to(neg)[below]
-        return self.pos_weight * F.relu(1 - pos) + self.neg_weight * masked_mean(penalty, mask)
+        margins = self._sorted_margins.to(neg)
+        slope, offset = self._weight_below.to(neg), self._weighted_margin_below.to(neg)
+
+        def penalty(scores: Tensor) -> Tensor:
+            below = torch.bucketize(scores.detach(), margins)  # margins strictly below s
+            return scores * slope[below] - offset[below]
+
+        lowest = self.margins[min(range(len(self.margins)), key=self.margins.__getitem__)]
+        return self.pos_weight * F.relu(1 - pos) + self.neg_weight * active_mean(neg, lowest, mask, penalty)
 
     def extra_repr(self) -> str:
         return (
