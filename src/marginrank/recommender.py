@@ -51,6 +51,7 @@ class RecommenderParams:
     loss_params: dict[str, Any] = field(default_factory=dict)
     negatives: int = 100
     shared_negatives: bool = False
+    group_size: int | None = None
     sampler: str = "uniform"  # or "popularity"
     popularity_alpha: float = 0.75
     exclude_positives: bool = True
@@ -198,7 +199,7 @@ class Recommender:
     def _sampler(self, fit_on: Interactions):
         p = self.params
         exclude = fit_on.matrix if p.exclude_positives else None
-        common = dict(shared=p.shared_negatives, exclude=exclude, seed=p.seed)
+        common = dict(shared=p.shared_negatives, exclude=exclude, seed=p.seed, group_size=p.group_size)
         if p.sampler == "popularity":
             return PopularitySampler(fit_on.item_counts(), p.negatives, alpha=p.popularity_alpha, **common)
         return UniformSampler(fit_on.n_items, p.negatives, **common)

@@ -24,6 +24,7 @@ HELP = {
     "loss_params": "a loss parameter as KEY=VALUE in TOML syntax, e.g. neg_weight=700 or margins=[0.7,0.8,0.9] (repeatable)",
     "negatives": "negatives per example (or size of the shared pool)",
     "shared_negatives": "one pool of negatives per batch: scoring is one matrix product",
+    "group_size": "with --shared-negatives: rows of the batch that share one pool (default: the whole batch)",
     "sampler": "uniform or popularity",
     "popularity_alpha": "exponent of the popularity sampler (count ** alpha)",
     "exclude_positives": "never use a user's known positives as negatives",

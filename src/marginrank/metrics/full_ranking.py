@@ -111,13 +111,17 @@ class FullRanker:
         return key
 
     def hits(self, users: np.ndarray, scores: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Hit rows of ``users`` given their ``[len(users), n_items]`` scores (modified in place)."""
+        """Hit rows of ``users`` given their ``[len(users), n_items]`` scores (modified in place).
+
+        The scores may live on any device; only the top ``k + 1`` of each row come back to the CPU.
+        """
         user_index = torch.from_numpy(users.astype(np.int64))
         rows = self.train[users]
-        row_index = torch.from_numpy(np.repeat(np.arange(len(users)), np.diff(rows.indptr)))
-        scores[row_index, torch.from_numpy(rows.indices.astype(np.int64))] = -torch.inf
+        row_index = torch.from_numpy(np.repeat(np.arange(len(users)), np.diff(rows.indptr))).to(scores.device)
+        columns = torch.from_numpy(rows.indices.astype(np.int64)).to(scores.device)
+        scores[row_index, columns] = -torch.inf
         k = self.k_max
-        values, items = torch.topk(scores, min(k + 1, self.n_items), dim=1)
+        values, items = (t.cpu() for t in torch.topk(scores, min(k + 1, self.n_items), dim=1))
         if values.shape[1] > k:
             # a tie across the cut-off: choose which tied items enter the top k by the tie key
             boundary = values[:, k - 1]
@@ -125,7 +129,7 @@ class FullRanker:
             values, items = values[:, :k].clone(), items[:, :k].clone()
             if len(crossing):
                 values[crossing], items[crossing] = self._top_with_ties(
-                    user_index[crossing], scores[crossing], boundary[crossing]
+                    user_index[crossing], scores[crossing.to(scores.device)].cpu(), boundary[crossing]
                 )
         # order within the top k: score descending, then the tie key
         key_order = torch.argsort(self._tie_key(user_index[:, None], items), dim=1, stable=True)
@@ -170,10 +174,11 @@ def _row_keys(matrix: sp.csr_matrix) -> np.ndarray:
 
 
 def _as_tensor(values: ArrayLike, name: str) -> torch.Tensor:
+    """A float32 2-D tensor on the device the values already live on (CPU for numpy)."""
     tensor = torch.as_tensor(values).detach()
     if tensor.ndim != 2:
         raise MarginRankError(f"{name} must be 2-D, got shape {tuple(tensor.shape)}")
-    return tensor.to("cpu", torch.float32)
+    return tensor.to(torch.float32)
 
 
 def topk_metrics(
@@ -196,7 +201,9 @@ def topk_metrics(
     ranker = FullRanker(train, test, max(ks), seed=seed, ties=ties)
     if tuple(scores.shape) != (ranker.n_users, ranker.n_items):
         raise MarginRankError(f"scores shape {tuple(scores.shape)} differs from train {ranker.train.shape}")
-    return _sum_over_chunks(ranker, lambda chunk: scores[torch.from_numpy(chunk)], ks, metrics, chunk_size).result()
+    return _sum_over_chunks(
+        ranker, lambda chunk: scores[torch.from_numpy(chunk).to(scores.device)], ks, metrics, chunk_size
+    ).result()
 
 
 def evaluate_embeddings(
@@ -252,9 +259,12 @@ def evaluate_embeddings_sums(
         )
     if user_emb.shape[1] != item_emb.shape[1]:
         raise MarginRankError(f"user and item embeddings differ in width: {user_emb.shape[1]} vs {item_emb.shape[1]}")
+    item_emb = item_emb.to(user_emb.device)
     item_columns = item_emb.T.contiguous()
     return _sum_over_chunks(
-        ranker, lambda chunk: user_emb[torch.from_numpy(chunk)] @ item_columns, ks, metrics, chunk_size, users
+        ranker,
+        lambda chunk: user_emb[torch.from_numpy(chunk).to(user_emb.device)] @ item_columns,
+        ks, metrics, chunk_size, users,
     )
 
 

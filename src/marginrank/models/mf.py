@@ -93,8 +93,9 @@ class MF(nn.Module):
         """``(pos_scores [B], neg_scores [B, N])``.
 
         ``neg_items`` ``[N]`` is a pool shared by the batch, scored by one ``[B, d] x [d, N]`` product;
-        ``[B, N]`` holds per-example negatives, scored by a batched product. Only the rows used are
-        looked up and normalized.
+        ``[G, N]`` with G < B gives one pool to each group of ``ceil(B / G)`` consecutive rows (a
+        batched product); ``[B, N]`` holds per-example negatives. Only the rows used are looked up
+        and normalized.
         """
         if users.dim() != 1 or pos_items.shape != users.shape:
             raise MarginRankError(
@@ -102,15 +103,33 @@ class MF(nn.Module):
             )
         user = self.user_vectors(users)
         pos_scores = (user * self.item_vectors(pos_items)).sum(dim=-1)
+        batch = users.shape[0]
         if neg_items.dim() == 1:
             neg_scores = user @ self.item_vectors(neg_items).T
-        elif neg_items.dim() == 2 and neg_items.shape[0] == users.shape[0]:
+        elif neg_items.dim() == 2 and neg_items.shape[0] == batch:
             neg_scores = torch.bmm(self.item_vectors(neg_items), user.unsqueeze(-1)).squeeze(-1)
+        elif neg_items.dim() == 2 and neg_items.shape[0] < batch:
+            neg_scores = self._grouped_scores(user, self.item_vectors(neg_items))
         else:
             raise MarginRankError(
-                f"neg_items must be [N] (shared) or [B, N] with B = {users.shape[0]}; got {list(neg_items.shape)}"
+                f"neg_items must be [N] (shared), [G, N] (one pool per group of rows) or [B, N] with "
+                f"B = {batch}; got {list(neg_items.shape)}"
             )
         return pos_scores, neg_scores
+
+    @staticmethod
+    def _grouped_scores(user: Tensor, pools: Tensor) -> Tensor:
+        """``[B, N]`` scores when G pools ``[G, N, d]`` serve consecutive groups of ``ceil(B / G)`` rows.
+
+        One batched product ``[G, g, d] x [G, d, N]``; a short last group is padded with zero rows.
+        """
+        batch, groups = user.shape[0], pools.shape[0]
+        size = -(-batch // groups)
+        if size * (groups - 1) >= batch:
+            raise MarginRankError(f"{groups} pools cannot serve groups of {size} rows in a batch of {batch}")
+        padded = F.pad(user, (0, 0, 0, size * groups - batch))
+        scores = torch.bmm(padded.view(groups, size, -1), pools.transpose(1, 2))
+        return scores.reshape(size * groups, -1)[:batch]
 
     def regularization(self, users: Tensor, pos_items: Tensor, neg_items: Tensor) -> Tensor:
         """``0.5 * sum ||e||^2`` over the raw (unnormalized) embedding rows this batch looks up.

@@ -42,6 +42,11 @@ class NegativeSampler(SeededRandom, ABC):
         exclude: scipy sparse users x items matrix of known positives.
         replace: False forbids repeats within a row (and within the shared pool).
         seed: seed of the owned ``torch.Generator``.
+        group_size: with ``shared``, the batch is cut into groups of this many consecutive rows and
+            each group gets its own pool: ``sample`` returns ``[G, N]`` with ``G = ceil(B / group_size)``,
+            and row ``r`` uses pool ``r // ceil(B / G)`` (as :class:`marginrank.models.MF` does). Scoring
+            stays one small matrix product per group, while every step touches many more item rows
+            than one pool would (which is what lets Adam-type optimizers move them often).
     """
 
     def __init__(
@@ -53,8 +58,12 @@ class NegativeSampler(SeededRandom, ABC):
         exclude: object | None,
         replace: bool,
         seed: int | None,
+        group_size: int | None = None,
     ) -> None:
         super().__init__(seed)
+        if group_size is not None and not shared:
+            raise MarginRankError("group_size applies to shared negatives only (shared=True)")
+        self.group_size = None if group_size is None else positive_int("group_size", group_size)
         self.n_items = int(weights.numel())
         self.num_negatives = positive_int("num_negatives", num_negatives)
         self.shared = bool(shared)
@@ -87,6 +96,8 @@ class NegativeSampler(SeededRandom, ABC):
         """
         users = self._check_users(users)
         if self.shared:
+            if self.group_size is not None:
+                return self._draw(None, -(-users.numel() // self.group_size))
             return self._draw(None, 1)[0]
         self._check_drawable(users)
         return self._draw(users, users.numel())
@@ -119,6 +130,9 @@ class NegativeSampler(SeededRandom, ABC):
         """
         users = self._check_users(users)
         items = index_tensor("items", items, self.n_items)
+        if self.group_size is not None and items.dim() == 2 and items.shape[0] != users.numel():
+            rows_per_pool = -(-users.numel() // items.shape[0])  # row r uses pool r // ceil(B / G)
+            items = items[torch.arange(users.numel()) // rows_per_pool]
         if items.dim() not in (1, 2) or (items.dim() == 2 and items.shape[0] != users.numel()):
             raise MarginRankError(f"items must be [N] or [{users.numel()}, N], got shape {tuple(items.shape)}")
         width = items.shape[-1]

@@ -23,7 +23,7 @@ class PopularitySampler(NegativeSampler):
     Args:
         item_counts: 1-D array of per-item counts (>= 0), or a scipy sparse users x items training
             matrix whose column counts are used.
-        num_negatives, shared, exclude, replace, seed: as :class:`UniformSampler`.
+        num_negatives, shared, exclude, replace, seed, group_size: as :class:`UniformSampler`.
         alpha: exponent; 0 is uniform over all items, 1 is proportional to popularity.
 
     Items with ``count**alpha == 0`` are never drawn.  Draws are an inverse-CDF search of a
@@ -47,6 +47,7 @@ class PopularitySampler(NegativeSampler):
         replace: bool = True,
         seed: int | None = None,
         alpha: float = 0.75,
+        group_size: int | None = None,
     ) -> None:
         counts = self._check_counts(item_counts)
         if not np.isfinite(alpha) or alpha < 0:
@@ -55,7 +56,9 @@ class PopularitySampler(NegativeSampler):
         weights = torch.from_numpy(counts) ** self.alpha
         if float(weights.sum()) <= 0:
             raise MarginRankError("item_counts has no item with a positive count: nothing to sample")
-        super().__init__(weights, num_negatives, shared=shared, exclude=exclude, replace=replace, seed=seed)
+        super().__init__(
+            weights, num_negatives, shared=shared, exclude=exclude, replace=replace, seed=seed, group_size=group_size
+        )
         self._cumulative = torch.cumsum(weights, 0)
         self._last_drawable = int((weights > 0).nonzero().max())
 

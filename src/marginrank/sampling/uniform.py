@@ -19,6 +19,8 @@ class UniformSampler(NegativeSampler):
         exclude: scipy sparse CSR users x items of known positives, never returned per example.
         replace: False forbids repeats within a row / within the pool.
         seed: seed of the owned ``torch.Generator``.
+        group_size: with ``shared``, one pool per group of this many consecutive rows
+            (``[ceil(B / group_size), N]``); see :class:`NegativeSampler`.
 
     >>> import scipy.sparse as sp, torch
     >>> seen = sp.csr_matrix(([1, 1], ([0, 0], [0, 1])), shape=(2, 4))
@@ -36,6 +38,7 @@ class UniformSampler(NegativeSampler):
         exclude: object | None = None,
         replace: bool = True,
         seed: int | None = None,
+        group_size: int | None = None,
     ) -> None:
         n_items = positive_int("n_items", n_items)
         super().__init__(
@@ -45,6 +48,7 @@ class UniformSampler(NegativeSampler):
             exclude=exclude,
             replace=replace,
             seed=seed,
+            group_size=group_size,
         )
 
     def _propose(self, count: int) -> torch.Tensor:

@@ -112,6 +112,8 @@ class Trainer:
         if log_q_correction and "neg_log_prob" not in accepted:
             raise MarginRankError(f"the log-Q correction needs a softmax loss; {type(loss).__name__} takes no log-probabilities")
         self.log_q_correction = log_q_correction
+        # shared pools cannot exclude each row's positives, so those are masked out of the loss
+        self._mask_collisions = bool(getattr(sampler, "shared", False)) and getattr(sampler, "membership", None) is not None
         self.history: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
         self.best_metrics: dict[str, float] = {}
@@ -188,8 +190,8 @@ class Trainer:
             negatives = self.sampler.sample(users)
         negatives = negatives.to(self.device)
         mask = None
-        if hasattr(self.sampler, "collision_mask") and getattr(self.sampler, "shared", False):
-            mask = ~self.sampler.collision_mask(users, negatives)
+        if self._mask_collisions:
+            mask = ~self.sampler.collision_mask(users.cpu(), negatives.cpu()).to(self.device)
         if self._loss_takes_groups:
             extra["pos_groups"] = users
         pos_scores, neg_scores = self.model(users, items, negatives)

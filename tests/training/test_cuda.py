@@ -1,0 +1,32 @@
+"""CUDA paths (skipped without a GPU): the same results as on the CPU."""
+
+import numpy as np
+import pytest
+import torch
+
+from marginrank import Recommender, datasets
+from marginrank.metrics import evaluate_embeddings
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@cuda
+def test_evaluation_on_gpu_equals_cpu():
+    data = datasets.load("synthetic", n_users=500, n_items=300)
+    rng = np.random.default_rng(0)
+    users, items = rng.normal(size=(500, 16)).astype(np.float32), rng.normal(size=(300, 16)).astype(np.float32)
+    cpu = evaluate_embeddings(users, items, data.train.matrix, data.test.matrix, (10, 20))
+    gpu = evaluate_embeddings(torch.tensor(users).cuda(), torch.tensor(items).cuda(), data.train.matrix, data.test.matrix, (10, 20))
+    for key in cpu:
+        assert gpu[key] == pytest.approx(cpu[key], abs=1e-4)
+
+
+@cuda
+@pytest.mark.parametrize("shared", [False, True])
+def test_training_on_gpu_beats_popularity(shared):
+    data = datasets.load("synthetic")
+    rec = Recommender(device="cuda", epochs=8, negatives=100, shared_negatives=shared, group_size=64 if shared else None,
+                      sparse=shared, progress=False).fit(data)
+    assert rec.metrics_["recall@20"] > 1.5 * rec.metrics_["popularity"]["recall@20"]
+    items, _ = rec.recommend([0, 1], k=5)
+    assert items.shape == (2, 5)
