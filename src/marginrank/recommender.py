@@ -79,6 +79,7 @@ class RecommenderParams:
     min_lr: float = 1e-6
     collapse_check: bool = True
     on_collapse: str = "warn"
+    time_limit: float | None = None
     seed: int = 0
     progress: bool = True
     device: str = "cpu"
@@ -174,6 +175,7 @@ class Recommender:
             device=p.device,
             log_q_correction=p.log_q_correction,
             process=self.process,
+            time_limit=p.time_limit,
             tags={"protocol": p.protocol, "optimistic": p.protocol == "paper"},
         )
         self.result_ = trainer.fit(fit_on, p.epochs, resume=resume)

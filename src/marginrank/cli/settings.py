@@ -52,6 +52,7 @@ HELP = {
     "min_lr": "lowest learning rate",
     "collapse_check": "check every epoch for signs of collapse",
     "on_collapse": "warn or stop when a collapse is detected",
+    "time_limit": "stop after the epoch that ends past this many seconds of training",
     "seed": "random seed (model, batches, negatives, validation split)",
     "progress": "show a progress bar",
     "device": "cpu or cuda",

@@ -47,7 +47,7 @@ class TrainResult:
     history: list[dict[str, Any]]
     best_epoch: int | None
     best_metrics: dict[str, float] = field(default_factory=dict)
-    stopped: str = "completed"  # "completed", "early_stopping" or "collapse"
+    stopped: str = "completed"  # "completed", "early_stopping" or "time_limit"
 
 
 class Trainer:
@@ -64,6 +64,7 @@ class Trainer:
     - ``log_q_correction`` passes ``sampler.sample_with_log_prob``'s log-probabilities to the loss
       (sampled softmax), so that popularity-sampled negatives are not over-penalized.
     - ``run_dir`` receives ``log.jsonl`` (one line per epoch), ``last.pt`` and ``best.pt``.
+    - ``time_limit`` (seconds) ends training after the first epoch that finishes past it.
     """
 
     def __init__(
@@ -90,6 +91,7 @@ class Trainer:
         device: str | torch.device = "cpu",
         log_q_correction: bool = False,
         process: ProcessGroup | None = None,
+        time_limit: float | None = None,
         tags: dict[str, Any] | None = None,
     ) -> None:
         if batch_size < 1:
@@ -105,6 +107,7 @@ class Trainer:
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.seed, self.progress, self.device = seed, progress, torch.device(device)
         self.tags = dict(tags or {})
+        self.time_limit = time_limit
         self.process = process or ProcessGroup()
         self.generator = torch.Generator()
         accepted = inspect.signature(loss.forward).parameters
@@ -135,6 +138,7 @@ class Trainer:
         )
         positives = train.matrix
         stopped = "completed"
+        started = time.perf_counter()
         while self.epoch < epochs:
             self.epoch += 1
             self._reseed()
@@ -148,6 +152,8 @@ class Trainer:
             self._write_log()
             if self.run_dir is not None:
                 self.save(self._path("last.pt"))
+            if stopped == "completed" and self.time_limit is not None and time.perf_counter() - started > self.time_limit:
+                stopped = "time_limit"
             if stopped != "completed":
                 break
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)

@@ -1,0 +1,156 @@
+"""Reproduce the published MF results on the LightGCN splits of Yelp2018 and Gowalla.
+
+Each row of the grid (dataset x loss x negatives) has a config file in ``benchmarks/configs/``
+(``--write-configs`` regenerates them from the table below); any row reruns on its own with
+
+    marginrank train --config benchmarks/configs/yelp2018-mmcl-800.toml --protocol paper
+
+This script runs rows under both protocols (``validation``: 10% of train held out for model
+selection; ``paper``: the test split picks the best epoch, as the published numbers do, which is
+optimistic), merges the results into ``benchmarks/results/reproduce.json`` and rewrites the table
+``benchmarks/results/reproduce.md`` with the published rows beside ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import torch
+
+from marginrank import Recommender, datasets
+from marginrank.cli.settings import RunSettings, read_toml
+from marginrank.recommender import RecommenderParams
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "benchmarks" / "configs"
+RESULTS = REPO / "benchmarks" / "results"
+SHARED = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+PUBLISHED = [  # (row, Yelp2018 R@20, N@20, Gowalla R@20, N@20), see ../shared/context/published-results.md
+    ("MF-BPR (BARS)", 0.0576, 0.0468, 0.1627, 0.1378),
+    ("LightGCN", 0.0649, 0.0530, 0.1830, 0.1554),
+    ("MF-CCL (SimpleX, 800 negatives)", 0.0698, 0.0572, 0.1837, 0.1493),
+    ("MF-BSL (best published MF loss)", 0.0725, 0.0599, 0.1882, 0.1584),
+]
+
+LOSS_PARAMS = {  # per dataset; MMCL and BSL from the authors' settings, CCL from SimpleX
+    "yelp2018": {
+        "mmcl": {"margins": [0.6, 0.7, 0.8, 0.9], "weights": [0.05, 0.15, 0.2, 0.6], "neg_weight": 400.0},
+        "ccl": {"margin": 0.9, "neg_weight": 150.0},
+        "bsl": {"tau1": 0.11, "tau2": 1.10},
+        "softmax": {"temperature": 0.1},
+        "bpr": {"temperature": 0.1},
+        "hinge": {"margin": 0.5},
+    },
+    "gowalla": {
+        "mmcl": {"margins": [0.7, 0.8, 0.9], "weights": [0.10, 0.15, 0.75], "neg_weight": 700.0},
+        "ccl": {"margin": 0.9, "neg_weight": 150.0},
+        "bsl": {"tau1": 0.08, "tau2": 1.22},
+        "softmax": {"temperature": 0.1},
+        "bpr": {"temperature": 0.1},
+        "hinge": {"margin": 0.5},
+    },
+}
+COMMON = dict(
+    dim=64, similarity="cosine", dropout=0.1, optimizer="adam", lr=1e-3, batch_size=1024, epochs=60,
+    exclude_positives=False, patience=5, lr_patience=2, eval_every=1, ks=(20,), monitor="recall@20", seed=2019,
+)
+
+
+def config_name(dataset: str, loss: str, negatives: int) -> str:
+    return f"{dataset}-{loss}-{negatives}"
+
+
+def write_configs() -> None:
+    CONFIGS.mkdir(parents=True, exist_ok=True)
+    for dataset, table in LOSS_PARAMS.items():
+        for loss, params in table.items():
+            for negatives in (10, 100, 800):
+                settings = RunSettings(
+                    recommender=RecommenderParams(loss=loss, loss_params=params, negatives=negatives, progress=False, **COMMON),
+                    dataset=dataset,
+                )
+                (CONFIGS / f"{config_name(dataset, loss, negatives)}.toml").write_text(settings.to_toml())
+
+
+def run_row(name: str, protocol: str, device: str, time_limit: float | None, overrides: dict) -> dict:
+    table = read_toml(CONFIGS / f"{name}.toml")
+    dataset = datasets.load(table.pop("dataset"), root=SHARED, download=False)
+    table.update(overrides)
+    table.update(protocol=protocol, device=device, time_limit=time_limit, progress=False, ks=tuple(table["ks"]))
+    start = time.perf_counter()
+    rec = Recommender(**table).fit(dataset)
+    history = rec.result_.history
+    return {
+        "row": name, "protocol": protocol, "device": device, "overrides": overrides,
+        "recall@20": rec.metrics_["recall@20"], "ndcg@20": rec.metrics_["ndcg@20"],
+        "best_epoch": rec.metrics_["best_epoch"], "epochs_run": len(history), "stopped": rec.metrics_["stopped"],
+        "seconds": time.perf_counter() - start, "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history),
+        "curve": [r.get("metrics", {}).get("recall@20") for r in history],
+    }
+
+
+def render(results: dict) -> str:
+    lines = ["| published (Recall@20 / NDCG@20) | Yelp2018 | Gowalla |", "|---|---|---|"]
+    lines += [f"| {row} | {yr:.4f} / {yn:.4f} | {gr:.4f} / {gn:.4f} |" for row, yr, yn, gr, gn in PUBLISHED]
+    lines += ["", "| marginrank MF (cosine, dim 64) | protocol | Yelp2018 R@20 / N@20 | Gowalla R@20 / N@20 | epochs (best) | device |",
+              "|---|---|---|---|---|---|"]
+    keys = sorted({(r["row"].split("-", 1)[1], r["protocol"]) for r in results.values() if not r.get("overrides")})
+    for variant, protocol in keys:
+        cells, epochs, devices = [], [], set()
+        for dataset in ("yelp2018", "gowalla"):
+            result = results.get(f"{dataset}-{variant}/{protocol}")
+            if result is None:
+                cells.append("not run")
+                continue
+            cells.append(f"{result['recall@20']:.4f} / {result['ndcg@20']:.4f}")
+            epochs.append(f"{result['epochs_run']} ({result['best_epoch']})")
+            devices.add(result["device"])
+        loss, negatives = variant.rsplit("-", 1)
+        tag = " (optimistic)" if protocol == "paper" else ""
+        lines.append(f"| {loss.upper()}, {negatives} negatives | {protocol}{tag} | {cells[0]} | {cells[1]} | "
+                     f"{', '.join(epochs)} | {', '.join(sorted(devices))} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write-configs", action="store_true", help="regenerate benchmarks/configs/*.toml")
+    parser.add_argument("--only", nargs="+", default=None, help="config names (e.g. yelp2018-mmcl-800)")
+    parser.add_argument("--protocols", nargs="+", default=["paper", "validation"])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--time-limit", type=float, default=None, help="seconds of training per run")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override settings (TOML values), e.g. lr=1e-4")
+    parser.add_argument("--tag", default="", help="suffix of the result keys (for tuning runs)")
+    parser.add_argument("--results", type=Path, default=RESULTS / "reproduce.json")
+    args = parser.parse_args()
+    if args.write_configs:
+        write_configs()
+        return 0
+    if not (SHARED / "yelp2018" / "train.txt").exists():
+        print(f"skipped: no real data under {SHARED} (set MARGINRANK_SHARED_DATA)")
+        return 0
+    names = args.only or sorted(p.stem for p in CONFIGS.glob("*.toml"))
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
+    overrides = {key: tomllib.loads(f"v = {value}")["v"] for key, _, value in (item.partition("=") for item in args.set)}
+    for name in names:
+        for protocol in args.protocols:
+            result = run_row(name, protocol, args.device, args.time_limit, overrides)
+            results[f"{name}/{protocol}{args.tag}"] = result
+            print(json.dumps({k: v for k, v in result.items() if k != "curve"}), flush=True)
+            args.results.parent.mkdir(parents=True, exist_ok=True)
+            args.results.write_text(json.dumps(results, indent=1))
+    table = render(results)
+    (args.results.with_suffix(".md")).write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
