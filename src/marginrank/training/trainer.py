@@ -173,7 +173,7 @@ class Trainer:
         total, count, start = 0.0, 0, time.perf_counter()
         bar = _progress(len(batches), f"epoch {self.epoch}", self.progress and self.process.is_main)
         for users, items in batches:
-            loss = self._step(users.to(self.device), items.to(self.device))
+            loss = self._step(users, items)
             total += loss * len(users)
             count += len(users)
             if bar is not None:
@@ -188,16 +188,18 @@ class Trainer:
         return {"loss": total / count, "seconds": seconds, "examples_per_s": count / seconds}
 
     def _step(self, users: torch.Tensor, items: torch.Tensor) -> float:
+        """One optimizer step; negatives are drawn on the CPU, the model runs on ``device``."""
         extra: dict[str, torch.Tensor] = {}
         if self.log_q_correction:
             negatives, log_prob = self.sampler.sample_with_log_prob(users)
             extra["neg_log_prob"] = log_prob.to(self.device)
         else:
             negatives = self.sampler.sample(users)
-        negatives = negatives.to(self.device)
         mask = None
         if self._mask_collisions:
-            mask = ~self.sampler.collision_mask(users.cpu(), negatives.cpu()).to(self.device)
+            mask = ~self.sampler.collision_mask(users, negatives).to(self.device)
+        negatives = negatives.to(self.device)
+        users, items = users.to(self.device), items.to(self.device)
         if self._loss_takes_groups:
             extra["pos_groups"] = users
         pos_scores, neg_scores = self.model(users, items, negatives)
