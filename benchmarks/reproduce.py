@@ -57,9 +57,14 @@ LOSS_PARAMS = {  # per dataset; MMCL and BSL from the authors' settings, CCL fro
         "hinge": {"margin": 0.5},
     },
 }
+# Negatives: uniform with replacement, not excluding positives (as the published runs); one pool
+# of N negatives per group of 32 consecutive rows ("grouped shared negatives": the arithmetic of a
+# shared pool, nearly the item coverage of per-example negatives). Adam at lr 1e-3 and batch 1024
+# reach in 3 epochs what the published lr 1e-4 / batch 512 runs reach in 3 (0.045-0.047 on Yelp).
 COMMON = dict(
     dim=64, similarity="cosine", dropout=0.1, optimizer="adam", lr=1e-3, batch_size=1024, epochs=60,
-    exclude_positives=False, patience=5, lr_patience=2, eval_every=1, ks=(20,), monitor="recall@20", seed=2019,
+    shared_negatives=True, group_size=32, exclude_positives=False, patience=5, lr_patience=2, eval_every=1,
+    ks=(20,), monitor="recall@20", seed=2019,
 )
 
 
@@ -82,6 +87,8 @@ def write_configs() -> None:
 def run_row(name: str, protocol: str, device: str, time_limit: float | None, overrides: dict) -> dict:
     table = read_toml(CONFIGS / f"{name}.toml")
     dataset = datasets.load(table.pop("dataset"), root=SHARED, download=False)
+    for run_key in ("split_seed", "data", "data_root"):
+        table.pop(run_key, None)
     table.update(overrides)
     table.update(protocol=protocol, device=device, time_limit=time_limit, progress=False, ks=tuple(table["ks"]))
     start = time.perf_counter()
