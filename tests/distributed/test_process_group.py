@@ -7,7 +7,7 @@ import torch
 
 from marginrank.errors import MarginRankError
 from marginrank.models import MF
-from marginrank.training.distributed import ProcessGroup, failure_message, from_environment, rank_label
+from marginrank.training.distributed import DataParallel, ProcessGroup, failure_message, from_environment, rank_label
 
 
 def test_one_process_needs_no_group_and_no_exchange(monkeypatch):
@@ -23,6 +23,11 @@ def test_one_process_needs_no_group_and_no_exchange(monkeypatch):
 def test_an_unknown_gradient_sync_is_refused():
     with pytest.raises(MarginRankError, match="grad_sync must be one of rows, dense, ddp"):
         ProcessGroup().gradient_sync(MF(5, 6, 4), "allreduce")
+
+
+def test_ddp_refuses_sparse_embeddings():
+    with pytest.raises(MarginRankError, match="use 'rows'"):
+        DataParallel(MF(5, 6, 4, sparse=True), ProcessGroup(0, 2))
 
 
 def test_shares_cover_every_user_once():

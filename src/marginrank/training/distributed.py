@@ -130,6 +130,10 @@ class DataParallel(GradientSync):
 
     def __init__(self, model: nn.Module, process: ProcessGroup) -> None:
         super().__init__(model, process)
+        if any(isinstance(m, nn.Embedding) and m.sparse for m in model.modules()):
+            raise MarginRankError(
+                "grad_sync 'ddp' with sparse embeddings aborted (std::terminate in gloo) in our Gowalla runs: use 'rows'"
+            )
         on_gpu = next(model.parameters()).is_cuda
         self.module = nn.parallel.DistributedDataParallel(
             model, device_ids=[process.local_rank] if on_gpu else None
