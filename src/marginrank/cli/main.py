@@ -2,13 +2,15 @@
 
 Each sub-command module exposes ``register(subparsers)``, which adds its parser and sets
 ``func(args) -> int`` as the default. Bad input (a :class:`MarginRankError`) is printed as one
-line on stderr with exit status 2, never as a traceback.
+line on stderr with exit status 2, never as a traceback. Under torchrun, a rank that fails says so
+(``marginrank: rank R of W failed: ...``) and exits non-zero, and torchrun stops the other ranks.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from marginrank import __version__
@@ -32,11 +34,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    from marginrank.training.distributed import failure_message, lost_peer, rank_label
+
+    label = rank_label()
     try:
         return int(args.func(args) or 0)
     except MarginRankError as error:
-        print(f"marginrank: error: {error}", file=sys.stderr)
+        print(failure_message(error, label) if label else f"marginrank: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        if label is None:
+            raise
+        if not lost_peer(error):
+            traceback.print_exc()
+        print(failure_message(error, label), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("marginrank: interrupted", file=sys.stderr)
         return 130

@@ -13,6 +13,7 @@ from marginrank.cli.settings import add_recommender_options, resolve
 from marginrank.cli.sources import add_source_options, load_source
 from marginrank.errors import MarginRankError
 from marginrank.recommender import Recommender
+from marginrank.training.distributed import leave
 
 
 def register(subparsers) -> None:
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
               f"{len(dataset.train):,} pairs, {dataset.n_users:,} users x {dataset.n_items:,} items -> {run_dir}",
               file=sys.stderr)
     recommender = Recommender(**vars(params)).fit(dataset, run_dir=run_dir, resume=args.resume)
+    leave()
     if is_main:
         print_metrics(recommender.metrics_)
         print(f"run folder: {run_dir}")

@@ -63,6 +63,9 @@ class Trainer:
     - ``collapse_monitor.check(...)`` every epoch; ``on_collapse`` is ``"warn"`` or ``"stop"``.
     - ``log_q_correction`` passes ``sampler.sample_with_log_prob``'s log-probabilities to the loss
       (sampled softmax), so that popularity-sampled negatives are not over-penalized.
+    - ``grad_sync`` averages the gradients over a process group: ``"rows"`` (all-gather the touched
+      embedding rows), ``"dense"`` (all-reduce whole tables) or ``"ddp"`` (DistributedDataParallel);
+      see :mod:`marginrank.training.distributed`.
     - ``run_dir`` receives ``log.jsonl`` (one line per epoch), ``last.pt`` and ``best.pt``.
     - ``time_limit`` (seconds) ends training after the first epoch that finishes past it.
     """
@@ -92,6 +95,7 @@ class Trainer:
         log_q_correction: bool = False,
         process: ProcessGroup | None = None,
         time_limit: float | None = None,
+        grad_sync: str = "rows",
         tags: dict[str, Any] | None = None,
     ) -> None:
         if batch_size < 1:
@@ -109,6 +113,7 @@ class Trainer:
         self.tags = dict(tags or {})
         self.time_limit = time_limit
         self.process = process or ProcessGroup()
+        self.sync = self.process.gradient_sync(model, grad_sync)
         self.generator = torch.Generator()
         accepted = inspect.signature(loss.forward).parameters
         self._loss_takes_groups = "pos_groups" in accepted
@@ -202,7 +207,7 @@ class Trainer:
         users, items = users.to(self.device), items.to(self.device)
         if self._loss_takes_groups:
             extra["pos_groups"] = users
-        pos_scores, neg_scores = self.model(users, items, negatives)
+        pos_scores, neg_scores = self.sync.module(users, items, negatives)
         loss = self.loss(pos_scores, neg_scores, mask, **extra) if extra else self.loss(pos_scores, neg_scores, mask)
         objective = loss + self.l2 * self.model.regularization(users, items, negatives) if self.l2 else loss
         value = float(loss.detach())
@@ -213,7 +218,7 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
-        self.bytes_communicated += self.process.average_gradients(self.model.parameters())
+        self.bytes_communicated += self.sync.synchronize()
         if self.clip_norm is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
         self.optimizer.step()
