@@ -1,0 +1,119 @@
+"""Training speed on this machine: Yelp2018 (1,237,259 pairs), MF dim 64 (cosine), 800 negatives.
+
+In one run, on the same data and threads:
+1. the baseline: a straightforward PyTorch loop (a pool of 800 negatives shared by a batch of
+   1024, CCL, dense Adam over both tables) -- the "about 25 s" loop of the issue;
+2. marginrank's trainer with its fast configuration (one pool of 800 per 32 rows, fused Adam)
+   at batch 1024 and 4096, MMCL;
+3. optionally (``--time-to-target``) a run evaluated every epoch on the test split (the papers'
+   protocol) until Recall@20 reaches MF-CCL's published 0.0698 or the wall-clock budget ends.
+
+Prints a table and writes benchmarks/results/train_speed.json. Timings on a shared machine are
+noisy: read the ratios to the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from marginrank import Recommender
+from marginrank.data import Dataset, read_lightgcn_split
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data")) / "yelp2018"
+TARGET = 0.0698  # MF-CCL, SimpleX paper, Yelp2018
+MMCL_YELP = {"margins": [0.6, 0.7, 0.8, 0.9], "weights": [0.05, 0.15, 0.2, 0.6], "neg_weight": 400.0}
+
+
+def naive_epoch(train, negatives: int = 800, batch: int = 1024, seed: int = 0) -> float:
+    """The straightforward loop: nn.Embedding, shared pool, CCL written inline, dense Adam."""
+    torch.manual_seed(seed)
+    users = torch.nn.Embedding(train.n_users, 64)
+    items = torch.nn.Embedding(train.n_items, 64)
+    for table in (users, items):
+        torch.nn.init.normal_(table.weight, std=1e-4)
+    optimizer = torch.optim.Adam([*users.parameters(), *items.parameters()], lr=1e-3, foreach=False)
+    pair_users, pair_items = torch.from_numpy(train.users), torch.from_numpy(train.items)
+    start = time.perf_counter()
+    for index in torch.randperm(len(pair_users)).split(batch):
+        u = F.normalize(users(pair_users[index]), dim=1)
+        p = F.normalize(items(pair_items[index]), dim=1)
+        n = F.normalize(items(torch.randint(train.n_items, (negatives,))), dim=1)
+        loss = (F.relu(1 - (u * p).sum(1)) + 150 * F.relu(u @ n.T - 0.9).mean(1)).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def marginrank_epoch(dataset, batch: int) -> float:
+    rec = Recommender(
+        loss="mmcl", loss_params=MMCL_YELP, negatives=800, shared_negatives=True, group_size=32, batch_size=batch,
+        epochs=1, protocol="none", exclude_positives=False, progress=False, collapse_check=False,
+    ).fit(dataset)
+    return rec.result_.history[0]["seconds"]
+
+
+def time_to_target(dataset, budget: float) -> dict:
+    start = time.perf_counter()
+    rec = Recommender(
+        loss="mmcl", loss_params=MMCL_YELP, negatives=800, shared_negatives=True, group_size=32, batch_size=1024,
+        lr=1e-3, epochs=200, protocol="paper", exclude_positives=False, progress=False, collapse_check=False,
+        patience=None, time_limit=budget,
+    ).fit(dataset)
+    wall = time.perf_counter() - start
+    curve, reached = [], None
+    elapsed = 0.0
+    for record in rec.result_.history:
+        elapsed += record["seconds"] + record.get("eval_seconds", 0.0)
+        recall = record["metrics"]["recall@20"]
+        curve.append({"epoch": record["epoch"], "seconds": round(elapsed, 1), "recall@20": recall})
+        if reached is None and recall >= TARGET:
+            reached = elapsed
+    return {"budget_s": budget, "wall_s": wall, "reached_target_s": reached, "best_recall@20": max(c["recall@20"] for c in curve),
+            "curve": curve}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time-to-target", type=float, default=0.0, help="wall-clock budget in seconds (0: skip)")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "train_speed.json")
+    args = parser.parse_args()
+    if not (DATA / "train.txt").exists():
+        print(f"skipped: {DATA} has no train.txt (set MARGINRANK_SHARED_DATA)")
+        return 0
+    train, test = read_lightgcn_split(DATA)
+    dataset = Dataset("yelp2018", train, test)
+    rows = [("baseline: plain PyTorch loop, 800 shared, batch 1024, dense Adam", naive_epoch(train))]
+    for batch in (1024, 4096):
+        rows.append((f"marginrank: MMCL, 800 negatives per 32 rows, batch {batch}, fused Adam", marginrank_epoch(dataset, batch)))
+    baseline = rows[0][1]
+    result = {"threads": torch.get_num_threads(), "pairs": len(train),
+              "rows": [{"setup": name, "epoch_s": seconds, "speedup": baseline / seconds} for name, seconds in rows]}
+    if args.time_to_target:
+        result["time_to_target"] = time_to_target(dataset, args.time_to_target)
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"Yelp2018 training epoch ({len(train):,} pairs), MF dim 64, {torch.get_num_threads()} threads; noisy shared machine")
+    print("| setup | epoch s | speed-up vs baseline |\n|---|---|---|")
+    for row in result["rows"]:
+        print(f"| {row['setup']} | {row['epoch_s']:.1f} | {row['speedup']:.2f}x |")
+    if "time_to_target" in result:
+        t = result["time_to_target"]
+        print(f"time to Recall@20 >= {TARGET}: {t['reached_target_s'] or 'not reached'} "
+              f"(best {t['best_recall@20']:.4f} within {t['budget_s']:.0f} s, evaluation included)")
+    print(f"peak RSS {result['peak_rss_mib']:.0f} MiB")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
