@@ -44,11 +44,6 @@ class MetricSums:
             for k in self.ks:
                 self.sums[f"{name}@{k}"] += float(METRICS[name](hits, n_relevant, k).sum())
 
-    def merge(self, other: MetricSums) -> None:
-        for key, value in other.sums.items():
-            self.sums[key] += value
-        self.n_users += other.n_users
-
     def result(self) -> dict[str, float]:
         if self.n_users == 0:
             raise MarginRankError("no user has test items: nothing to evaluate")

@@ -26,7 +26,7 @@ class MF(nn.Module):
         similarity: ``"cosine"`` [default] or ``"dot"``.
         dropout: embedding dropout on the user vector, training mode only [0.0; SimpleX/MMCL use 0.1].
         init_std: standard deviation of the normal init [1e-4]; the caller seeds torch.
-        sparse: ``nn.Embedding(sparse=True)`` tables, for ``torch.optim.SparseAdam`` / row-wise updates.
+        sparse: ``nn.Embedding(sparse=True)`` tables, for row-wise updates (``RowAdam``, lazy Adam).
 
     Example:
         >>> import torch

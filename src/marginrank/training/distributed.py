@@ -84,7 +84,7 @@ class GradientSync:
 
 class DenseAllReduce(GradientSync):
     """One all-reduce of every gradient as one flat buffer; sparse gradients are densified for the
-    exchange and made sparse again (so ``SparseAdam`` still sees the rows it should update)."""
+    exchange and made sparse again (so a row-wise optimizer still sees the rows it should update)."""
 
     def synchronize(self) -> int:
         return _all_reduce_mean(self.parameters(), self.process.world_size)
