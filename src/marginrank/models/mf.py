@@ -102,19 +102,22 @@ class MF(nn.Module):
                 f"users and pos_items must be 1-D of equal length; got {list(users.shape)} and {list(pos_items.shape)}"
             )
         user = self.user_vectors(users)
-        pos_scores = (user * self.item_vectors(pos_items)).sum(dim=-1)
         batch = users.shape[0]
-        if neg_items.dim() == 1:
-            neg_scores = user @ self.item_vectors(neg_items).T
-        elif neg_items.dim() == 2 and neg_items.shape[0] == batch:
-            neg_scores = torch.bmm(self.item_vectors(neg_items), user.unsqueeze(-1)).squeeze(-1)
-        elif neg_items.dim() == 2 and neg_items.shape[0] < batch:
-            neg_scores = self._grouped_scores(user, self.item_vectors(neg_items))
-        else:
+        if neg_items.dim() not in (1, 2) or (neg_items.dim() == 2 and neg_items.shape[0] > batch):
             raise MarginRankError(
                 f"neg_items must be [N] (shared), [G, N] (one pool per group of rows) or [B, N] with "
                 f"B = {batch}; got {list(neg_items.shape)}"
             )
+        # one lookup for positives and negatives: one gradient for the item table, not two
+        items = self.item_vectors(torch.cat([pos_items, neg_items.reshape(-1)]))
+        pos_scores = (user * items[:batch]).sum(dim=-1)
+        negatives = items[batch:].view(*neg_items.shape, -1)
+        if neg_items.dim() == 1:
+            neg_scores = user @ negatives.T
+        elif neg_items.shape[0] == batch:
+            neg_scores = torch.bmm(negatives, user.unsqueeze(-1)).squeeze(-1)
+        else:
+            neg_scores = self._grouped_scores(user, negatives)
         return pos_scores, neg_scores
 
     @staticmethod
