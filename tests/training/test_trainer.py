@@ -88,3 +88,8 @@ def test_nan_loss_is_a_clear_error(data):
         trainer.model.user_embedding.weight[0, 0] = float("nan")
     with pytest.raises(Exception, match="loss became nan"):
         trainer.fit(data.train, epochs=1)
+
+
+def test_time_limit_ends_after_the_epoch_that_crosses_it(data):
+    result = make_trainer(data, time_limit=0.0).fit(data.train, epochs=5)
+    assert result.stopped == "time_limit" and len(result.history) == 1

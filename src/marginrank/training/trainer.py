@@ -157,11 +157,16 @@ class Trainer:
             self._write_log()
             if self.run_dir is not None:
                 self.save(self._path("last.pt"))
-            if stopped == "completed" and self.time_limit is not None and time.perf_counter() - started > self.time_limit:
+            if stopped == "completed" and self.time_limit is not None and self._past(started + self.time_limit):
                 stopped = "time_limit"
             if stopped != "completed":
                 break
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
+
+    def _past(self, deadline: float) -> bool:
+        """Whether any rank is past ``deadline`` (all ranks must stop at the same epoch)."""
+        late = torch.tensor([float(time.perf_counter() > deadline)], dtype=torch.float64)
+        return bool(self.process.sum_(late)[0] > 0)
 
     def _reseed(self) -> None:
         """Batch order (shared by all ranks), negatives and dropout (per rank) from (seed, epoch, rank)."""
