@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from marginrank.cli.figures import pyplot
 from marginrank.errors import MarginRankError
 from marginrank.nmf import MaskedNMF
 from marginrank.nmf.io import read_matrix, write_figure, write_json, write_matrix
@@ -73,11 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plot_convergence(history: list[float], path: Path, loss: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.semilogy(np.arange(len(history)), np.maximum(history, np.finfo(float).tiny))
     axes.set_xlabel("iteration")

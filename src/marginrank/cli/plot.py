@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from marginrank.atomic import atomic_open
+from marginrank.cli.figures import pyplot
 from marginrank.cli.runs import LOG, load_run
 from marginrank.errors import MarginRankError
 
@@ -50,11 +51,7 @@ def score_samples(recommender, n_users: int, seed: int = 0) -> tuple[np.ndarray,
 
 
 def run(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     records = read_log(args.run)
     recommender = load_run(args.run)
     positives, negatives = score_samples(recommender, args.users)

@@ -1,0 +1,13 @@
+"""matplotlib for the sub-commands that draw, on the file-only Agg backend (no display needed)."""
+
+from __future__ import annotations
+
+
+def pyplot():
+    """``matplotlib.pyplot`` with the Agg backend, imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
