@@ -142,10 +142,7 @@ class Recommender:
             raise MarginRankError("protocol 'paper' monitors the test split: pass a Dataset with one")
         fit_on, evaluator = self._selection(train, test)
         torch.manual_seed(p.seed)
-        self.model = MF(
-            train.n_users, train.n_items, p.dim, similarity=p.similarity, dropout=p.dropout,
-            init_std=p.init_std, sparse=p.sparse,
-        ).to(p.device)
+        self.model = self._build_model(train.n_users, train.n_items).to(p.device)
         self.user_ids, self.item_ids, self.seen = train.user_ids, train.item_ids, train.matrix
         optimizer = make_optimizer(p.optimizer, self.model.parameters(), p.lr, sparse=p.sparse)
         scheduler = None
@@ -187,6 +184,10 @@ class Recommender:
             atomic_write_text(Path(run_dir) / "metrics.json", json.dumps(self.metrics_, indent=2) + "\n")
             self.save(Path(run_dir) / "model.pt")
         return self
+
+    def _build_model(self, n_users: int, n_items: int) -> MF:
+        p = self.params
+        return MF(n_users, n_items, p.dim, similarity=p.similarity, dropout=p.dropout, init_std=p.init_std, sparse=p.sparse)
 
     def _selection(self, train: Interactions, test: Interactions | None) -> tuple[Interactions, Evaluator | None]:
         """The pairs to fit on and the evaluator that picks the best epoch, per protocol."""
@@ -274,8 +275,7 @@ class Recommender:
         params["device"] = "cpu"
         rec = cls(**params)
         user_ids, item_ids = _ids_from_plain(state["user_ids"]), _ids_from_plain(state["item_ids"])
-        p = rec.params
-        rec.model = MF(len(user_ids), len(item_ids), p.dim, similarity=p.similarity, dropout=p.dropout, init_std=p.init_std, sparse=p.sparse)
+        rec.model = rec._build_model(len(user_ids), len(item_ids))
         try:
             rec.model.load_state_dict(state["model"])
         except RuntimeError as error:

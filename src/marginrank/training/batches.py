@@ -29,10 +29,6 @@ class PairBatches:
     def __len__(self) -> int:
         return -(-len(self.users) // self.batch_size)
 
-    @property
-    def n_pairs(self) -> int:
-        return len(self.users)
-
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = torch.randperm(len(self.users), generator=self.generator)
         for start in range(0, len(order), self.batch_size):
