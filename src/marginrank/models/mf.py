@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import require_non_negative, require_positive
+from marginrank.models.pooled_scores import PooledItemScores
 
 SIMILARITIES = ("cosine", "dot")
 
@@ -95,7 +96,8 @@ class MF(nn.Module):
         ``neg_items`` ``[N]`` is a pool shared by the batch, scored by one ``[B, d] x [d, N]`` product;
         ``[G, N]`` with G < B gives one pool to each group of ``ceil(B / G)`` consecutive rows (a
         batched product); ``[B, N]`` holds per-example negatives. Only the rows used are looked up
-        and normalized.
+        and normalized. The item side runs through :class:`PooledItemScores`, whose backward costs
+        what the loss's gradient touches (few entries for a margin loss).
         """
         if users.dim() != 1 or pos_items.shape != users.shape:
             raise MarginRankError(
@@ -108,31 +110,20 @@ class MF(nn.Module):
                 f"neg_items must be [N] (shared), [G, N] (one pool per group of rows) or [B, N] with "
                 f"B = {batch}; got {list(neg_items.shape)}"
             )
-        # one lookup for positives and negatives: one gradient for the item table, not two
-        items = self.item_vectors(torch.cat([pos_items, neg_items.reshape(-1)]))
-        pos_scores = (user * items[:batch]).sum(dim=-1)
-        negatives = items[batch:].view(*neg_items.shape, -1)
-        if neg_items.dim() == 1:
-            neg_scores = user @ negatives.T
-        elif neg_items.shape[0] == batch:
-            neg_scores = torch.bmm(negatives, user.unsqueeze(-1)).squeeze(-1)
-        else:
-            neg_scores = self._grouped_scores(user, negatives)
-        return pos_scores, neg_scores
+        if neg_items.dim() == 2 and -(-batch // neg_items.shape[0]) * (neg_items.shape[0] - 1) >= batch:
+            raise MarginRankError(f"{neg_items.shape[0]} pools cannot serve groups of consecutive rows in a batch of {batch}")
+        self._check_ids(pos_items, self.n_items, "item")
+        self._check_ids(neg_items, self.n_items, "item")
+        return PooledItemScores.apply(
+            user, self.item_embedding.weight, pos_items, neg_items, self.similarity == "cosine", self.item_embedding.sparse
+        )
 
     @staticmethod
-    def _grouped_scores(user: Tensor, pools: Tensor) -> Tensor:
-        """``[B, N]`` scores when G pools ``[G, N, d]`` serve consecutive groups of ``ceil(B / G)`` rows.
-
-        One batched product ``[G, g, d] x [G, d, N]``; a short last group is padded with zero rows.
-        """
-        batch, groups = user.shape[0], pools.shape[0]
-        size = -(-batch // groups)
-        if size * (groups - 1) >= batch:
-            raise MarginRankError(f"{groups} pools cannot serve groups of {size} rows in a batch of {batch}")
-        padded = F.pad(user, (0, 0, 0, size * groups - batch))
-        scores = torch.bmm(padded.view(groups, size, -1), pools.transpose(1, 2))
-        return scores.reshape(size * groups, -1)[:batch]
+    def _check_ids(ids: Tensor, size: int, kind: str) -> None:
+        if ids.is_floating_point() or ids.dtype == torch.bool:
+            raise MarginRankError(f"{kind} ids must be an integer tensor; got {ids.dtype}")
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= size):
+            raise MarginRankError(f"{kind} ids must lie in 0..{size - 1}; got values in {_range(ids)}")
 
     def regularization(self, users: Tensor, pos_items: Tensor, neg_items: Tensor) -> Tensor:
         """``0.5 * sum ||e||^2`` over the raw (unnormalized) embedding rows this batch looks up.

@@ -1,0 +1,111 @@
+"""Scores of user vectors against positive items and pools of negative items, with a backward pass
+that costs what the loss's gradient touches.
+
+A margin loss (CCL, MMCL, hinge) gives a gradient only to the negatives above its margin: after the
+first epoch that is a small fraction of the ``[B, N]`` scores. Plain autograd still runs two dense
+products and a dense normalization backward over every pooled row. :class:`PooledItemScores` keeps
+the forward (one product) and, when the score gradient is sparse, back-propagates through the
+nonzero entries alone; a dense gradient (softmax, BPR) takes the dense products. Both give the same
+gradient up to float rounding.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+NORM_EPS = 1e-12  # as F.normalize: x / max(||x||, eps)
+SPARSE_BELOW = 0.05  # fraction of nonzero score gradients under which the sparse backward is used
+
+
+def normalized_rows(rows: Tensor, normalize: bool) -> tuple[Tensor, Tensor]:
+    """``(x / max(||x||, eps), 1 / max(||x||, eps))`` per row, or ``(x, ones)`` without normalization."""
+    if not normalize:
+        return rows, torch.ones(rows.shape[:-1] + (1,), dtype=rows.dtype, device=rows.device)
+    inverse = torch.linalg.vector_norm(rows, dim=-1, keepdim=True).clamp_min(NORM_EPS).reciprocal()
+    return rows * inverse, inverse
+
+
+def normalize_backward(grad: Tensor, unit: Tensor, inverse: Tensor, normalize: bool) -> Tensor:
+    """Gradient w.r.t. ``x`` from the gradient w.r.t. ``x_hat = x / ||x||``: ``(g - x_hat <x_hat, g>) / ||x||``.
+
+    A row shorter than ``eps`` was divided by the constant ``eps``, so its gradient is ``g / eps``.
+    """
+    if not normalize:
+        return grad
+    projected = grad - unit * (unit * grad).sum(dim=-1, keepdim=True)
+    clamped = inverse >= 1 / NORM_EPS
+    return torch.where(clamped, grad, projected) * inverse
+
+
+class PooledItemScores(torch.autograd.Function):
+    """``pos[b] = <u_b, f(E[p_b])>`` and ``neg[b, j] = <u_b, f(E[pool(b)_j])>``, ``f`` = L2 normalization or identity.
+
+    ``pools`` is ``[N]`` (one pool for the batch: one ``[B, d] x [d, N]`` product), ``[G, N]`` with
+    ``G < B`` (one pool per ``ceil(B / G)`` consecutive rows: a batched product) or ``[B, N]``
+    (per-example negatives). The item table ``E`` is an input, so its gradient is formed directly
+    (rows touched only; a sparse COO tensor with ``sparse=True``, for row-wise optimizers) instead
+    of through a gathered ``[G, N, d]`` copy.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx, user: Tensor, table: Tensor, positives: Tensor, pools: Tensor, normalize: bool, sparse: bool = False
+    ):
+        batch, dim = user.shape
+        if normalize and pools.numel() + batch >= table.shape[0] // 2:  # normalize the table once, then gather
+            table_unit, table_inverse = normalized_rows(table, normalize)
+            pos_unit, pos_inverse = table_unit.index_select(0, positives), table_inverse.index_select(0, positives)
+            flat = pools.reshape(-1)
+            pool_unit, pool_inverse = table_unit.index_select(0, flat), table_inverse.index_select(0, flat)
+        else:
+            pos_unit, pos_inverse = normalized_rows(table.index_select(0, positives), normalize)
+            pool_unit, pool_inverse = normalized_rows(table.index_select(0, pools.reshape(-1)), normalize)
+        pool_unit = pool_unit.view(*pools.shape, dim)
+        pos_scores = (user * pos_unit).sum(dim=-1)
+        if pools.dim() == 1:
+            neg_scores = user @ pool_unit.T
+        else:
+            groups, size = pools.shape[0], -(-batch // pools.shape[0])
+            padded = F.pad(user, (0, 0, 0, size * groups - batch)).view(groups, size, dim)
+            neg_scores = torch.bmm(padded, pool_unit.transpose(1, 2)).reshape(-1, pools.shape[-1])[:batch]
+        ctx.save_for_backward(user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse)
+        ctx.table_shape, ctx.normalize, ctx.sparse = table.shape, normalize, sparse
+        return pos_scores, neg_scores
+
+    @staticmethod
+    def backward(ctx, grad_pos: Tensor, grad_neg: Tensor):  # type: ignore[override]
+        user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse = ctx.saved_tensors
+        normalize = ctx.normalize
+        batch, dim = user.shape
+        grad_user = grad_pos.unsqueeze(-1) * pos_unit
+        ids = [positives]
+        grads = [normalize_backward(grad_pos.unsqueeze(-1) * user, pos_unit, pos_inverse, normalize)]
+        flat_unit, flat_inverse = pool_unit.reshape(-1, dim), pool_inverse.reshape(-1, 1)
+        rows, cols = torch.nonzero(grad_neg, as_tuple=True)
+        if rows.numel() <= SPARSE_BELOW * grad_neg.numel():
+            values = grad_neg[rows, cols].unsqueeze(-1)
+            slots = cols if pools.dim() == 1 else (rows // -(-batch // pools.shape[0])) * pools.shape[1] + cols
+            unit = flat_unit.index_select(0, slots)
+            grad_user.index_add_(0, rows, values * unit)
+            ids.append(pools.reshape(-1).index_select(0, slots))
+            grads.append(normalize_backward(values * user.index_select(0, rows), unit, flat_inverse[slots], normalize))
+        else:
+            if pools.dim() == 1:
+                grad_user += grad_neg @ pool_unit
+                grad_unit = grad_neg.T @ user
+            else:
+                groups, size = pools.shape[0], -(-batch // pools.shape[0])
+                padding = (0, 0, 0, size * groups - batch)
+                grad_groups = F.pad(grad_neg, padding).view(groups, size, -1)
+                grad_user += torch.bmm(grad_groups, pool_unit).reshape(-1, dim)[:batch]
+                grad_unit = torch.bmm(grad_groups.transpose(1, 2), F.pad(user, padding).view(groups, size, dim))
+            ids.append(pools.reshape(-1))
+            grads.append(normalize_backward(grad_unit.reshape(-1, dim), flat_unit, flat_inverse, normalize))
+        ids, grads = torch.cat(ids), torch.cat(grads)
+        if ctx.sparse:
+            grad_table = torch.sparse_coo_tensor(ids.unsqueeze(0), grads, ctx.table_shape, check_invariants=False)
+        else:
+            grad_table = torch.zeros(ctx.table_shape, dtype=grads.dtype, device=grads.device).index_add_(0, ids, grads)
+        return grad_user, grad_table, None, None, None, None

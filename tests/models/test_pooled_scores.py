@@ -1,0 +1,83 @@
+"""PooledItemScores against plain autograd over gathered, normalized rows (the definition)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from marginrank.models.pooled_scores import SPARSE_BELOW, PooledItemScores
+
+N_ITEMS, DIM, BATCH, N = 13, 5, 7, 6
+
+
+def reference(user, table, positives, pools, normalize):
+    """Scores written the obvious way: gather, normalize, one score per (row, negative)."""
+    f = (lambda x: F.normalize(x, dim=-1)) if normalize else (lambda x: x)
+    pos = (user * f(table[positives])).sum(-1)
+    if pools.dim() == 1:
+        per_row = pools.expand(len(user), -1)
+    else:
+        size = -(-len(user) // pools.shape[0])
+        per_row = pools[torch.arange(len(user)) // size]
+    neg = (user.unsqueeze(1) * f(table[per_row])).sum(-1)
+    return pos, neg
+
+
+def pools_of(kind: str, generator: torch.Generator) -> torch.Tensor:
+    shape = {"shared": (N,), "grouped": (3, N), "per_example": (BATCH, N)}[kind]
+    return torch.randint(N_ITEMS, shape, generator=generator)  # 13 items: repeats are certain
+
+
+def grads(scores_fn, user, table, weights):
+    user, table = user.clone().requires_grad_(), table.clone().requires_grad_()
+    pos, neg = scores_fn(user, table)
+    (weights[0] * pos).sum().add((weights[1] * neg).sum()).backward()
+    return pos.detach(), neg.detach(), user.grad, table.grad
+
+
+@pytest.mark.parametrize("kind", ["shared", "grouped", "per_example"])
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("density", ["dense", "sparse"])
+def test_scores_and_gradients_match_autograd(kind: str, normalize: bool, density: str) -> None:
+    generator = torch.Generator().manual_seed(hash((kind, normalize, density)) % 2**31)
+    user = torch.randn(BATCH, DIM, dtype=torch.float64, generator=generator)
+    table = torch.randn(N_ITEMS, DIM, dtype=torch.float64, generator=generator)
+    table[3] = 0.0  # a zero row: normalization divides by eps there
+    positives = torch.randint(N_ITEMS, (BATCH,), generator=generator)
+    pools = pools_of(kind, generator)
+    pos_weight = torch.randn(BATCH, dtype=torch.float64, generator=generator)
+    neg_weight = torch.randn(BATCH, N, dtype=torch.float64, generator=generator)
+    if density == "sparse":  # two nonzero score gradients: below the sparse threshold
+        assert 2 <= SPARSE_BELOW * BATCH * N
+        neg_weight = torch.zeros_like(neg_weight)
+        neg_weight[1, 2], neg_weight[5, 4] = 0.7, -1.3
+    expected = grads(lambda u, t: reference(u, t, positives, pools, normalize), user, table, (pos_weight, neg_weight))
+    actual = grads(lambda u, t: PooledItemScores.apply(u, t, positives, pools, normalize), user, table, (pos_weight, neg_weight))
+    for got, want in zip(actual, expected):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["shared", "grouped", "per_example"])
+def test_sparse_table_gradient_equals_dense(kind: str) -> None:
+    generator = torch.Generator().manual_seed(1)
+    user = torch.randn(BATCH, DIM, dtype=torch.float64, generator=generator)
+    table = torch.randn(N_ITEMS, DIM, dtype=torch.float64, generator=generator, requires_grad=True)
+    positives = torch.randint(N_ITEMS, (BATCH,), generator=generator)
+    pools = pools_of(kind, generator)
+    pos, neg = PooledItemScores.apply(user, table, positives, pools, True, True)
+    (pos.sum() + F.relu(neg - 0.3).sum()).backward()
+    assert table.grad.is_sparse
+    dense_table = table.detach().clone().requires_grad_()
+    pos, neg = PooledItemScores.apply(user, dense_table, positives, pools, True, False)
+    (pos.sum() + F.relu(neg - 0.3).sum()).backward()
+    torch.testing.assert_close(table.grad.to_dense(), dense_table.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_gradcheck() -> None:
+    generator = torch.Generator().manual_seed(2)
+    user = torch.randn(BATCH, DIM, dtype=torch.float64, generator=generator, requires_grad=True)
+    table = torch.randn(N_ITEMS, DIM, dtype=torch.float64, generator=generator, requires_grad=True)
+    positives = torch.randint(N_ITEMS, (BATCH,), generator=generator)
+    pools = pools_of("grouped", generator)
+    assert torch.autograd.gradcheck(lambda u, t: PooledItemScores.apply(u, t, positives, pools, True), (user, table))
