@@ -31,6 +31,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the runner half of this file executes in the throwaway venv, without marginrank
+    from marginrank.data import Interactions
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data")) / "yelp2018"
@@ -93,7 +97,9 @@ def simplex_config(data_path: Path, name: str, epochs: int, seed: int = 2019) ->
     }
 
 
-def write_recbole_split(train, test, folder: Path, name: str = "yelp2018") -> dict[str, Path]:
+def write_recbole_split(
+    train: Interactions, test: Interactions, folder: Path, name: str = "yelp2018"
+) -> dict[str, Path]:
     """Write ``Interactions`` train/test as RecBole atomic files ``{name}.{train,valid,test}.inter``.
 
     Each file is ``user_id:token<TAB>item_id:token`` then one raw ``user<TAB>item`` pair a line; the
@@ -161,8 +167,9 @@ def ensure_venv(venv: Path = VENV) -> dict:
     """
     marker = venv / "marginrank-peer-complete.json"
     pins = [TORCH_PIN, *PEER_PINS]
-    if marker.exists() and json.loads(marker.read_text()).get("pins") == pins:
-        return {"ok": True, "reused": True, "install_s": 0.0, "versions": installed_versions(venv)}
+    if marker.exists() and (built := json.loads(marker.read_text())).get("pins") == pins:
+        return {"ok": True, "reused": True, "install_s": 0.0, "built_in_s": built.get("install_s"),
+                "versions": installed_versions(venv)}
     start = time.perf_counter()
     steps = [
         ("python -m venv", lambda: subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)],
@@ -181,8 +188,9 @@ def ensure_venv(venv: Path = VENV) -> dict:
             return {"ok": False, "reused": False, "install_s": time.perf_counter() - start, "step": step,
                     "error": _tail(done.stderr or done.stdout)}
     versions = installed_versions(venv)
-    marker.write_text(json.dumps({"pins": pins, "versions": versions}))
-    return {"ok": True, "reused": False, "install_s": time.perf_counter() - start, "versions": versions}
+    install_s = time.perf_counter() - start
+    marker.write_text(json.dumps({"pins": pins, "versions": versions, "install_s": install_s}))
+    return {"ok": True, "reused": False, "install_s": install_s, "versions": versions}
 
 
 # ---- inside the throwaway environment (imports RecBole; never marginrank) ------------------------------------
@@ -305,8 +313,8 @@ def measure(epochs: int = 1, max_seconds: float | None = None, threads: int = 2,
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         print(f"[peer] running SimpleX for {epochs} epoch(s)"
               + (f", training capped at {max_seconds:.0f} s" if max_seconds else "") + " ...", flush=True)
-        done = subprocess.run([str(_python(venv)), str(Path(__file__).resolve()), "--inside", str(folder / "spec.json")],
-                              cwd=folder, env=env, capture_output=True, text=True)
+        runner = [str(_python(venv)), str(Path(__file__).resolve()), "--inside", str(folder / "spec.json")]
+        done = subprocess.run(runner, cwd=folder, env=env, capture_output=True, text=True)
         if done.returncode != 0 or not (folder / "run.json").exists():
             return {**result, "status": "run_failed", "error": _tail(done.stderr or done.stdout, 25)}
         run = json.loads((folder / "run.json").read_text())
@@ -325,9 +333,13 @@ def print_table(result: dict) -> None:
         print(f"status: {result['status']}\n{result.get('error', '')}")
         return
     versions = ", ".join(f"{k} {v}" for k, v in result["install"]["versions"].items())
-    install = "reused" if result["install"]["reused"] else f"{result['install']['install_s']:.0f} s"
-    speed = (f"{result['epoch_s']:.1f}" if result["epoch_s"] is not None
-             else f"{result['epoch_s_extrapolated']:.0f} (EXTRAPOLATED from {result['fraction_of_epoch']:.1%} of an epoch)")
+    built = result["install"].get("built_in_s")
+    install = (f"reused (built in {built:.0f} s)" if built else "reused") if result["install"]["reused"] \
+        else f"{result['install']['install_s']:.0f} s"
+    if result["epoch_s"] is not None:
+        speed = f"{result['epoch_s']:.1f}"
+    else:
+        speed = f"{result['epoch_s_extrapolated']:.0f} (EXTRAPOLATED from {result['fraction_of_epoch']:.1%} of an epoch)"
     print("| what | value |\n|---|---|")
     print(f"| versions | {versions} |\n| install | {install} |\n| setup (load, sampler) s | {result['setup_s']:.1f} |")
     print(f"| training s/epoch | {speed} |\n| epochs trained | {result['epochs_trained']:.3g} |")
