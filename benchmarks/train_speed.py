@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+import peer_recbole  # benchmarks/peer_recbole.py, beside this script
 from marginrank import Recommender
 from marginrank.cli.settings import read_toml
 from marginrank.data import Dataset, read_lightgcn_split
@@ -90,6 +91,8 @@ def time_to_target(dataset, budget: float) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-to-target", type=float, default=0.0, help="wall-clock budget in seconds (0: skip)")
+    parser.add_argument("--peer-seconds", type=float, default=0.0,
+                        help="cap on the RecBole peer's training (seconds; its epoch is extrapolated past the cap; 0: skip)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "train_speed.json")
     args = parser.parse_args()
     if not (DATA / "train.txt").exists():
@@ -100,9 +103,18 @@ def main() -> int:
     rows = [("baseline: plain PyTorch loop, 800 shared, batch 1024, dense Adam", naive_epoch(train))]
     for batch, group in ((1024, 32), (4096, 128)):
         rows.append((f"marginrank: MMCL, 800 negatives per {group} rows, batch {batch}", marginrank_epoch(dataset, batch, group)))
+    peer = None
+    if args.peer_seconds:
+        peer = peer_recbole.measure(epochs=1, max_seconds=args.peer_seconds, threads=torch.get_num_threads())
+        seconds = peer.get("epoch_s") or peer.get("epoch_s_extrapolated")
+        if peer["status"] == "ok" and seconds:
+            label = "" if peer["epoch_s"] else f", extrapolated from {peer['fraction_of_epoch']:.0%} of an epoch"
+            rows.append((f"peer: RecBole {peer['install']['versions']['recbole']} SimpleX as MF-CCL, 800 per-example negatives{label}", seconds))
     baseline = rows[0][1]
     result = {"threads": torch.get_num_threads(), "pairs": len(train),
               "rows": [{"setup": name, "epoch_s": seconds, "speedup": baseline / seconds} for name, seconds in rows]}
+    if peer is not None:
+        result["peer"] = peer
     if args.time_to_target:
         result["time_to_target"] = time_to_target(dataset, args.time_to_target)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -110,6 +122,9 @@ def main() -> int:
     print("| setup | epoch s | speed-up vs baseline |\n|---|---|---|")
     for row in result["rows"]:
         print(f"| {row['setup']} | {row['epoch_s']:.1f} | {row['speedup']:.2f}x |")
+    if peer is not None:
+        print(f"peer: {peer['status']}; Recall@20 {peer.get('recall@20', float('nan')):.4f} after "
+              f"{peer.get('epochs_trained', 0):.2f} epochs" if peer["status"] == "ok" else f"peer: {peer['status']}: {peer.get('error')}")
     if "time_to_target" in result:
         t = result["time_to_target"]
         print(f"time to Recall@20 >= {TARGET}: {t['reached_target_s'] or 'not reached'} "

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 NORM_EPS = 1e-12  # as F.normalize: x / max(||x||, eps)
-SPARSE_BELOW = 0.05  # fraction of nonzero score gradients under which the sparse backward is used
+SPARSE_BELOW = 0.1  # fraction of nonzero score gradients under which the sparse backward is used
 
 
 def normalized_rows(rows: Tensor, normalize: bool) -> tuple[Tensor, Tensor]:
@@ -37,6 +37,26 @@ def normalize_backward(grad: Tensor, unit: Tensor, inverse: Tensor, normalize: b
     projected = grad - unit * (unit * grad).sum(dim=-1, keepdim=True)
     clamped = inverse >= 1 / NORM_EPS
     return torch.where(clamped, grad, projected) * inverse
+
+
+def sparse_products(rows: Tensor, slots: Tensor, values: Tensor, unit: Tensor, user: Tensor) -> tuple[Tensor, Tensor]:
+    """``(G @ unit, G.T @ user)`` for the sparse ``[B, S]`` matrix ``G`` with ``G[rows, slots] = values``.
+
+    ``rows`` must be sorted (as ``torch.nonzero`` returns them). Each product is one CSR x dense
+    multiplication, so an active entry costs one ``d``-wide multiply-add, and entries that share a
+    pooled row are summed before that row's normalization backward.
+    """
+    batch, pooled = user.shape[0], unit.shape[0]
+
+    def csr(sorted_rows: Tensor, columns: Tensor, entries: Tensor, shape: tuple[int, int]) -> Tensor:
+        offsets = torch.zeros(shape[0] + 1, dtype=torch.int64, device=entries.device)
+        offsets[1:] = torch.bincount(sorted_rows, minlength=shape[0]).cumsum(0)
+        return torch.sparse_csr_tensor(offsets, columns, entries, shape, check_invariants=False)
+
+    by_slot = torch.argsort(slots, stable=True)
+    to_user = csr(rows, slots, values, (batch, pooled)) @ unit
+    to_unit = csr(slots[by_slot], rows[by_slot], values[by_slot], (pooled, batch)) @ user
+    return to_user, to_unit
 
 
 class PooledItemScores(torch.autograd.Function):
@@ -82,17 +102,22 @@ class PooledItemScores(torch.autograd.Function):
         grad_user = grad_pos.unsqueeze(-1) * pos_unit
         ids = [positives]
         grads = [normalize_backward(grad_pos.unsqueeze(-1) * user, pos_unit, pos_inverse, normalize)]
-        flat_unit, flat_inverse = pool_unit.reshape(-1, dim), pool_inverse.reshape(-1, 1)
+        flat_unit, flat_inverse, flat_pools = pool_unit.reshape(-1, dim), pool_inverse.reshape(-1, 1), pools.reshape(-1)
         rows, cols = torch.nonzero(grad_neg, as_tuple=True)
-        if rows.numel() <= SPARSE_BELOW * grad_neg.numel():
-            values = grad_neg[rows, cols].unsqueeze(-1)
-            slots = cols if pools.dim() == 1 else (rows // -(-batch // pools.shape[0])) * pools.shape[1] + cols
+        sparse_enough = rows.numel() <= SPARSE_BELOW * grad_neg.numel()
+        if sparse_enough and pools.shape[0] == batch and pools.dim() == 2:
+            # per-example negatives: every active entry is its own pooled row
+            values, slots = grad_neg[rows, cols].unsqueeze(-1), rows * pools.shape[1] + cols
             unit = flat_unit.index_select(0, slots)
             grad_user.index_add_(0, rows, values * unit)
-            ids.append(pools.reshape(-1).index_select(0, slots))
+            ids.append(flat_pools.index_select(0, slots))
             grads.append(normalize_backward(values * user.index_select(0, rows), unit, flat_inverse[slots], normalize))
         else:
-            if pools.dim() == 1:
+            if sparse_enough:  # shared or grouped pools: both products as sparse x dense
+                slots = cols if pools.dim() == 1 else (rows // -(-batch // pools.shape[0])) * pools.shape[1] + cols
+                to_user, grad_unit = sparse_products(rows, slots, grad_neg[rows, cols], flat_unit, user)
+                grad_user += to_user
+            elif pools.dim() == 1:
                 grad_user += grad_neg @ pool_unit
                 grad_unit = grad_neg.T @ user
             else:
@@ -101,7 +126,7 @@ class PooledItemScores(torch.autograd.Function):
                 grad_groups = F.pad(grad_neg, padding).view(groups, size, -1)
                 grad_user += torch.bmm(grad_groups, pool_unit).reshape(-1, dim)[:batch]
                 grad_unit = torch.bmm(grad_groups.transpose(1, 2), F.pad(user, padding).view(groups, size, dim))
-            ids.append(pools.reshape(-1))
+            ids.append(flat_pools)
             grads.append(normalize_backward(grad_unit.reshape(-1, dim), flat_unit, flat_inverse, normalize))
         ids, grads = torch.cat(ids), torch.cat(grads)
         if ctx.sparse:
