@@ -81,3 +81,22 @@ def test_gradcheck() -> None:
     positives = torch.randint(N_ITEMS, (BATCH,), generator=generator)
     pools = pools_of("grouped", generator)
     assert torch.autograd.gradcheck(lambda u, t: PooledItemScores.apply(u, t, positives, pools, True), (user, table))
+
+
+@pytest.mark.parametrize("groups", [1, 4, 64])
+def test_sparse_backward_sums_entries_that_share_a_pooled_row(groups: int) -> None:
+    """5% active entries, several rows per pooled item: the sparse path must equal autograd."""
+    generator = torch.Generator().manual_seed(groups)
+    batch, negatives = 64, 50
+    user = torch.randn(batch, DIM, dtype=torch.float64, generator=generator)
+    table = torch.randn(N_ITEMS, DIM, dtype=torch.float64, generator=generator)
+    positives = torch.randint(N_ITEMS, (batch,), generator=generator)
+    pools = torch.randint(N_ITEMS, (negatives,) if groups == 1 else (groups, negatives), generator=generator)
+    active = torch.rand(batch, negatives, generator=generator) < 0.05
+    assert 0 < active.sum() <= SPARSE_BELOW * active.numel()
+    pos_weight = torch.randn(batch, dtype=torch.float64, generator=generator)
+    neg_weight = torch.randn(batch, negatives, dtype=torch.float64, generator=generator) * active
+    expected = grads(lambda u, t: reference(u, t, positives, pools, True), user, table, (pos_weight, neg_weight))
+    actual = grads(lambda u, t: PooledItemScores.apply(u, t, positives, pools, True), user, table, (pos_weight, neg_weight))
+    for got, want in zip(actual, expected):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)

@@ -11,6 +11,8 @@ gradient up to float rounding.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -51,7 +53,9 @@ def sparse_products(rows: Tensor, slots: Tensor, values: Tensor, unit: Tensor, u
     def csr(sorted_rows: Tensor, columns: Tensor, entries: Tensor, shape: tuple[int, int]) -> Tensor:
         offsets = torch.zeros(shape[0] + 1, dtype=torch.int64, device=entries.device)
         offsets[1:] = torch.bincount(sorted_rows, minlength=shape[0]).cumsum(0)
-        return torch.sparse_csr_tensor(offsets, columns, entries, shape, check_invariants=False)
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": the products used here are stable
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(offsets, columns, entries, shape, check_invariants=False)
 
     by_slot = torch.argsort(slots, stable=True)
     to_user = csr(rows, slots, values, (batch, pooled)) @ unit
