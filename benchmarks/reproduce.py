@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from marginrank import Recommender, datasets
+from marginrank.atomic import atomic_write_text
 from marginrank.cli.settings import RunSettings, read_toml
 from marginrank.recommender import RecommenderParams
 
@@ -69,6 +70,18 @@ COMMON = dict(
 )
 
 
+EARLIER_SETTINGS = {"lr": 1e-3, "batch_size": 1024, "group_size": 32}  # rows run before results recorded settings
+RUN_NOTES = """What these runs are: each row trains from its config file in `benchmarks/configs/` under the
+papers' protocol (the test split picks the best epoch and drives the learning-rate cut) or the
+validation protocol (10% of each user's training items held out; test touched once), with a fixed
+training budget (`--time-limit`) where noted in the closing notes; "epochs (best)" shows where
+each run stopped. CUDA rows ran on a shared H100 with the earlier settings (lr 1e-3, batch 1024,
+groups of 32) under 440 s (paper) or 200 s (validation) budgets; they were still rising at the cut.
+CPU rows ran on this 2-core machine under an 840 s budget with the current configs (lr 1e-4,
+batch 4096, groups of 128). Not run: the 10-negative rows, and the BPR / sampled softmax / hinge
+rows; `python benchmarks/reproduce.py --only NAME` runs any of them."""
+
+
 def config_name(dataset: str, loss: str, negatives: int) -> str:
     return f"{dataset}-{loss}-{negatives}"
 
@@ -109,11 +122,11 @@ def run_row(name: str, protocol: str, device: str, time_limit: float | None, ove
 def render(results: dict) -> str:
     lines = ["| published (Recall@20 / NDCG@20) | Yelp2018 | Gowalla |", "|---|---|---|"]
     lines += [f"| {row} | {yr:.4f} / {yn:.4f} | {gr:.4f} / {gn:.4f} |" for row, yr, yn, gr, gn in PUBLISHED]
-    lines += ["", "| marginrank MF (cosine, dim 64) | protocol | Yelp2018 R@20 / N@20 | Gowalla R@20 / N@20 | epochs (best) | device |",
+    lines += ["", "| marginrank MF (cosine, dim 64) | protocol | Yelp2018 R@20 / N@20 | Gowalla R@20 / N@20 | epochs (best) | device, lr, batch, group |",
               "|---|---|---|---|---|---|"]
     keys = sorted({(r["row"].split("-", 1)[1], r["protocol"]) for r in results.values() if not r.get("overrides")})
     for variant, protocol in keys:
-        cells, epochs, devices = [], [], set()
+        cells, epochs, runs = [], [], set()
         for dataset in ("yelp2018", "gowalla"):
             result = results.get(f"{dataset}-{variant}/{protocol}")
             if result is None:
@@ -121,12 +134,13 @@ def render(results: dict) -> str:
                 continue
             cells.append(f"{result['recall@20']:.4f} / {result['ndcg@20']:.4f}")
             epochs.append(f"{result['epochs_run']} ({result['best_epoch']})")
-            devices.add(result["device"])
+            settings = result.get("settings", EARLIER_SETTINGS)
+            runs.add(f"{result['device']}, {settings['lr']:g}, {settings['batch_size']}, {settings['group_size']}")
         loss, negatives = variant.rsplit("-", 1)
         tag = " (optimistic)" if protocol == "paper" else ""
         lines.append(f"| {loss.upper()}, {negatives} negatives | {protocol}{tag} | {cells[0]} | {cells[1]} | "
-                     f"{', '.join(epochs)} | {', '.join(sorted(devices))} |")
-    return "\n".join(lines + ["", *target_notes(results)]) + "\n"
+                     f"{', '.join(epochs)} | {'; '.join(sorted(runs))} |")
+    return "\n".join(lines + ["", *target_notes(results), "", RUN_NOTES]) + "\n"
 
 
 def target_notes(results: dict) -> list[str]:
@@ -164,6 +178,7 @@ def main() -> int:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override settings (TOML values), e.g. lr=1e-4")
     parser.add_argument("--tag", default="", help="suffix of the result keys (for tuning runs)")
     parser.add_argument("--results", type=Path, default=RESULTS / "reproduce.json")
+    parser.add_argument("--render-only", action="store_true", help="rewrite the markdown table from the JSON")
     args = parser.parse_args()
     if args.write_configs:
         write_configs()
@@ -171,7 +186,7 @@ def main() -> int:
     if not (SHARED / "yelp2018" / "train.txt").exists():
         print(f"skipped: no real data under {SHARED} (set MARGINRANK_SHARED_DATA)")
         return 0
-    names = args.only or sorted(p.stem for p in CONFIGS.glob("*.toml"))
+    names = [] if args.render_only else args.only or sorted(p.stem for p in CONFIGS.glob("*.toml"))
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
     overrides = {key: tomllib.loads(f"v = {value}")["v"] for key, _, value in (item.partition("=") for item in args.set)}
     for name in names:
@@ -180,9 +195,9 @@ def main() -> int:
             results[f"{name}/{protocol}{args.tag}"] = result
             print(json.dumps({k: v for k, v in result.items() if k != "curve"}), flush=True)
             args.results.parent.mkdir(parents=True, exist_ok=True)
-            args.results.write_text(json.dumps(results, indent=1))
+            atomic_write_text(args.results, json.dumps(results, indent=1))
     table = render(results)
-    (args.results.with_suffix(".md")).write_text(table)
+    atomic_write_text(args.results.with_suffix(".md"), table)
     print(table)
     return 0
 

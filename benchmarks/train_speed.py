@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 import peer_recbole  # benchmarks/peer_recbole.py, beside this script
 from marginrank import Recommender
+from marginrank.atomic import atomic_write_text
 from marginrank.cli.settings import read_toml
 from marginrank.data import Dataset, read_lightgcn_split
 
@@ -131,7 +132,7 @@ def main() -> int:
               f"(best {t['best_recall@20']:.4f} within {t['budget_s']:.0f} s, evaluation included)")
     print(f"peak RSS {result['peak_rss_mib']:.0f} MiB")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+    atomic_write_text(args.out, json.dumps(result, indent=1))
     return 0
 
 
