@@ -16,6 +16,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 NORM_EPS = 1e-12  # as F.normalize: x / max(||x||, eps)
 SPARSE_BELOW = 0.1  # fraction of nonzero score gradients under which the sparse backward is used
@@ -99,6 +100,7 @@ class PooledItemScores(torch.autograd.Function):
         return pos_scores, neg_scores
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_pos: Tensor, grad_neg: Tensor):  # type: ignore[override]
         user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse = ctx.saved_tensors
         normalize = ctx.normalize
