@@ -102,13 +102,21 @@ def write_configs() -> None:
                 (CONFIGS / f"{config_name(dataset, loss, negatives)}.toml").write_text(settings.to_toml())
 
 
-def run_row(name: str, protocol: str, device: str, time_limit: float | None, overrides: dict) -> dict:
+def recommender_settings(name: str) -> tuple[str, dict]:
+    """``(dataset name, Recommender keyword arguments)`` of the config file of row ``name``."""
     table = read_toml(CONFIGS / f"{name}.toml")
-    dataset = datasets.load(table.pop("dataset"), root=SHARED, download=False)
+    dataset = table.pop("dataset")
     for run_key in ("split_seed", "data", "data_root"):
         table.pop(run_key, None)
+    table["ks"] = tuple(table["ks"])
+    return dataset, table
+
+
+def run_row(name: str, protocol: str, device: str, time_limit: float | None, overrides: dict) -> dict:
+    dataset_name, table = recommender_settings(name)
+    dataset = datasets.load(dataset_name, root=SHARED, download=False)
     table.update(overrides)
-    table.update(protocol=protocol, device=device, time_limit=time_limit, progress=False, ks=tuple(table["ks"]))
+    table.update(protocol=protocol, device=device, time_limit=time_limit, progress=False)
     start = time.perf_counter()
     rec = Recommender(**table).fit(dataset)
     history = rec.result_.history

@@ -25,15 +25,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-import peer_recbole  # benchmarks/peer_recbole.py, beside this script
+import peer_recbole  # benchmarks/peer_recbole.py and reproduce.py, beside this script
+import reproduce
 from marginrank import Recommender
 from marginrank.atomic import atomic_write_text
-from marginrank.cli.settings import read_toml
 from marginrank.data import Dataset, read_lightgcn_split
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data")) / "yelp2018"
-CONFIGS = REPO / "benchmarks" / "configs"
 TARGET = 0.0698  # MF-CCL, SimpleX paper, Yelp2018
 MMCL_YELP = {"margins": [0.6, 0.7, 0.8, 0.9], "weights": [0.05, 0.15, 0.2, 0.6], "neg_weight": 400.0}
 
@@ -70,10 +69,8 @@ def marginrank_epoch(dataset, batch: int, group: int) -> float:
 def time_to_target(dataset, budget: float) -> dict:
     """Train the reproduction row ``yelp2018-mmcl-800`` (its config file) under the papers' protocol
     for ``budget`` seconds, evaluating every epoch; when does Recall@20 first reach the target?"""
-    table = read_toml(CONFIGS / "yelp2018-mmcl-800.toml")
-    for key in ("dataset", "split_seed", "data", "data_root"):
-        table.pop(key, None)
-    table.update(protocol="paper", time_limit=budget, progress=False, collapse_check=False, ks=tuple(table["ks"]))
+    _, table = reproduce.recommender_settings("yelp2018-mmcl-800")
+    table.update(protocol="paper", time_limit=budget, progress=False, collapse_check=False)
     start = time.perf_counter()
     rec = Recommender(**table).fit(dataset)
     wall = time.perf_counter() - start

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
@@ -9,9 +12,10 @@ from torch import Tensor, nn
 
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import require_non_negative, require_positive
-from marginrank.models.pooled_scores import PooledItemScores
+from marginrank.models.pooled_scores import PooledItemScores, rows_per_pool
 
 SIMILARITIES = ("cosine", "dot")
+T = TypeVar("T")
 
 
 class MF(nn.Module):
@@ -73,14 +77,8 @@ class MF(nn.Module):
         return F.normalize(vectors, dim=-1) if self.similarity == "cosine" else vectors
 
     def _lookup(self, table: nn.Embedding, ids: Tensor, kind: str) -> Tensor:
-        """Rows of ``table``; an out-of-range id becomes a :class:`MarginRankError`, not a torch traceback."""
-        try:
-            return table(ids)
-        except IndexError:
-            size = table.num_embeddings
-            raise MarginRankError(f"{kind} ids must lie in 0..{size - 1}; got values in {_range(ids)}") from None
-        except RuntimeError as error:
-            raise MarginRankError(f"{kind} ids must be an integer tensor; got {ids.dtype} ({error})") from None
+        """Rows of ``table``; a bad id becomes a :class:`MarginRankError` (see :func:`_guarded`)."""
+        return _guarded(kind, table.num_embeddings, (ids,), lambda: table(ids))
 
     def user_vectors(self, users: Tensor) -> Tensor:
         """``f(e_u)`` for the given users, with dropout in training mode."""
@@ -110,20 +108,13 @@ class MF(nn.Module):
                 f"neg_items must be [N] (shared), [G, N] (one pool per group of rows) or [B, N] with "
                 f"B = {batch}; got {list(neg_items.shape)}"
             )
-        if neg_items.dim() == 2 and -(-batch // neg_items.shape[0]) * (neg_items.shape[0] - 1) >= batch:
+        if neg_items.dim() == 2 and rows_per_pool(batch, neg_items) * (neg_items.shape[0] - 1) >= batch:
             raise MarginRankError(f"{neg_items.shape[0]} pools cannot serve groups of consecutive rows in a batch of {batch}")
-        self._check_ids(pos_items, self.n_items, "item")
-        self._check_ids(neg_items, self.n_items, "item")
-        return PooledItemScores.apply(
-            user, self.item_embedding.weight, pos_items, neg_items, self.similarity == "cosine", self.item_embedding.sparse
+        cosine, sparse = self.similarity == "cosine", self.item_embedding.sparse
+        return _guarded(
+            "item", self.n_items, (pos_items, neg_items),
+            lambda: PooledItemScores.apply(user, self.item_embedding.weight, pos_items, neg_items, cosine, sparse),
         )
-
-    @staticmethod
-    def _check_ids(ids: Tensor, size: int, kind: str) -> None:
-        if ids.is_floating_point() or ids.dtype == torch.bool:
-            raise MarginRankError(f"{kind} ids must be an integer tensor; got {ids.dtype}")
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= size):
-            raise MarginRankError(f"{kind} ids must lie in 0..{size - 1}; got values in {_range(ids)}")
 
     def regularization(self, users: Tensor, pos_items: Tensor, neg_items: Tensor) -> Tensor:
         """``0.5 * sum ||e||^2`` over the raw (unnormalized) embedding rows this batch looks up.
@@ -186,6 +177,19 @@ class MF(nn.Module):
             f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}, "
             f"similarity={self.similarity!r}, dropout={self.dropout.p}"
         )
+
+
+def _guarded(kind: str, size: int, ids: tuple[Tensor, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, which indexes a table of ``size`` rows with ``ids``: a non-integer or out-of-range id
+    becomes a :class:`MarginRankError`, not a torch traceback (the range is only scanned on failure)."""
+    for tensor in ids:
+        if tensor.dtype not in (torch.int32, torch.int64):
+            raise MarginRankError(f"{kind} ids must be an integer tensor; got {tensor.dtype}")
+    try:
+        return compute()
+    except IndexError:
+        flat = torch.cat([tensor.reshape(-1) for tensor in ids])
+        raise MarginRankError(f"{kind} ids must lie in 0..{size - 1}; got values in {_range(flat)}") from None
 
 
 def _range(ids: Tensor) -> str:

@@ -42,6 +42,11 @@ def normalize_backward(grad: Tensor, unit: Tensor, inverse: Tensor, normalize: b
     return torch.where(clamped, grad, projected) * inverse
 
 
+def rows_per_pool(batch: int, pools: Tensor) -> int:
+    """Consecutive batch rows served by one pool: all ``B`` for a shared ``[N]``, ``ceil(B / G)`` for ``[G, N]``."""
+    return batch if pools.dim() == 1 else -(-batch // pools.shape[0])
+
+
 def sparse_products(rows: Tensor, slots: Tensor, values: Tensor, unit: Tensor, user: Tensor) -> tuple[Tensor, Tensor]:
     """``(G @ unit, G.T @ user)`` for the sparse ``[B, S]`` matrix ``G`` with ``G[rows, slots] = values``.
 
@@ -92,7 +97,7 @@ class PooledItemScores(torch.autograd.Function):
         if pools.dim() == 1:
             neg_scores = user @ pool_unit.T
         else:
-            groups, size = pools.shape[0], -(-batch // pools.shape[0])
+            groups, size = pools.shape[0], rows_per_pool(batch, pools)
             padded = F.pad(user, (0, 0, 0, size * groups - batch)).view(groups, size, dim)
             neg_scores = torch.bmm(padded, pool_unit.transpose(1, 2)).reshape(-1, pools.shape[-1])[:batch]
         ctx.save_for_backward(user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse)
@@ -111,23 +116,24 @@ class PooledItemScores(torch.autograd.Function):
         flat_unit, flat_inverse, flat_pools = pool_unit.reshape(-1, dim), pool_inverse.reshape(-1, 1), pools.reshape(-1)
         rows, cols = torch.nonzero(grad_neg, as_tuple=True)
         sparse_enough = rows.numel() <= SPARSE_BELOW * grad_neg.numel()
-        if sparse_enough and pools.shape[0] == batch and pools.dim() == 2:
-            # per-example negatives: every active entry is its own pooled row
-            values, slots = grad_neg[rows, cols].unsqueeze(-1), rows * pools.shape[1] + cols
+        size = rows_per_pool(batch, pools)
+        if sparse_enough:  # the flat pooled row of each active entry
+            slots = cols if pools.dim() == 1 else (rows // size) * pools.shape[1] + cols
+        if sparse_enough and size == 1:  # per-example negatives: every active entry is its own pooled row
+            values = grad_neg[rows, cols].unsqueeze(-1)
             unit = flat_unit.index_select(0, slots)
             grad_user.index_add_(0, rows, values * unit)
             ids.append(flat_pools.index_select(0, slots))
             grads.append(normalize_backward(values * user.index_select(0, rows), unit, flat_inverse[slots], normalize))
         else:
             if sparse_enough:  # shared or grouped pools: both products as sparse x dense
-                slots = cols if pools.dim() == 1 else (rows // -(-batch // pools.shape[0])) * pools.shape[1] + cols
                 to_user, grad_unit = sparse_products(rows, slots, grad_neg[rows, cols], flat_unit, user)
                 grad_user += to_user
             elif pools.dim() == 1:
                 grad_user += grad_neg @ pool_unit
                 grad_unit = grad_neg.T @ user
             else:
-                groups, size = pools.shape[0], -(-batch // pools.shape[0])
+                groups = pools.shape[0]
                 padding = (0, 0, 0, size * groups - batch)
                 grad_groups = F.pad(grad_neg, padding).view(groups, size, -1)
                 grad_user += torch.bmm(grad_groups, pool_unit).reshape(-1, dim)[:batch]
