@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from marginrank.errors import MarginRankError
-from marginrank.losses import CCL
+from marginrank.losses import CCL, MMCL
 
 B, N = 3, 4
 
@@ -36,3 +36,40 @@ def test_shared_pool_is_passed_as_matrix_product() -> None:
     shared = users @ items.T  # [B, N]: every row sees the same N items
     per_row = torch.stack([CCL(reduction="none")(torch.ones(1), shared[b : b + 1])[0] for b in range(5)])
     torch.testing.assert_close(CCL(reduction="none")(torch.ones(5), shared), per_row)
+
+
+class _Scorer(torch.autograd.Function):
+    """Identity on a ``[B, N]`` score matrix that records the layout of the gradient it receives."""
+
+    takes_sparse_score_grad = True
+    received: list[torch.Tensor] = []
+
+    @staticmethod
+    def forward(ctx, scores):
+        return scores.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        _Scorer.received.append(grad)
+        return grad.to_dense()
+
+
+@pytest.mark.parametrize("loss", [CCL(margin=0.5, neg_weight=3.0), MMCL(margins=[0.2, 0.6], weights=[0.3, 0.7], neg_weight=5.0)])
+def test_active_negatives_hand_a_sparse_gradient_to_a_scorer_that_takes_one(loss) -> None:
+    generator = torch.Generator().manual_seed(0)
+    pos = torch.rand(6, dtype=torch.float64, generator=generator)
+    neg = (torch.rand(6, 9, dtype=torch.float64, generator=generator) * 2 - 1).requires_grad_()
+    _Scorer.received.clear()
+    loss(pos, _Scorer.apply(neg)).backward()
+    handed = _Scorer.received[-1]
+    assert handed.is_sparse and handed.is_coalesced()
+    sparse_grad = neg.grad.clone()
+    neg.grad = None
+    loss(pos, _Scorer.apply(neg) * 1.0).backward()  # an op in between: the gradient stays dense
+    assert not _Scorer.received[-1].is_sparse
+    torch.testing.assert_close(sparse_grad, neg.grad, rtol=0, atol=0)
+    assert set(map(tuple, handed.indices().T.tolist())) == set(map(tuple, torch.nonzero(neg.grad).tolist()))
+    neg.grad = None
+    mask = torch.rand(6, 9, generator=generator) > 0.3
+    loss(pos, _Scorer.apply(neg), mask).backward()  # masking is an op in between too
+    assert not _Scorer.received[-1].is_sparse

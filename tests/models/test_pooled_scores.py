@@ -100,3 +100,52 @@ def test_sparse_backward_sums_entries_that_share_a_pooled_row(groups: int) -> No
     actual = grads(lambda u, t: PooledItemScores.apply(u, t, positives, pools, True), user, table, (pos_weight, neg_weight))
     for got, want in zip(actual, expected):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["shared", "grouped", "per_example"])
+@pytest.mark.parametrize("active_fraction", [0.05, 0.5])
+def test_sparse_coo_score_gradient_equals_dense(kind: str, active_fraction: float) -> None:
+    """The score gradient may arrive as a sparse COO tensor (from a margin loss): same result, whether
+    it takes the sparse path (few entries) or is densified (many)."""
+    generator = torch.Generator().manual_seed(3)
+    batch, negatives = BATCH * 4, N * 5
+    user = torch.randn(batch, DIM, dtype=torch.float64, generator=generator)
+    table = torch.randn(N_ITEMS, DIM, dtype=torch.float64, generator=generator)
+    positives = torch.randint(N_ITEMS, (batch,), generator=generator)
+    shape = {"shared": (negatives,), "grouped": (3, negatives), "per_example": (batch, negatives)}[kind]
+    pools = torch.randint(N_ITEMS, shape, generator=generator)
+    active = torch.rand(batch, negatives, generator=generator) < active_fraction
+    neg_weight = torch.randn(batch, negatives, dtype=torch.float64, generator=generator) * active
+    pos_weight = torch.randn(batch, dtype=torch.float64, generator=generator)
+    results = []
+    for weight in (neg_weight, neg_weight.to_sparse()):
+        u, t = user.clone().requires_grad_(), table.clone().requires_grad_()
+        pos, neg = PooledItemScores.apply(u, t, positives, pools, True)
+        torch.autograd.backward([pos, neg], [pos_weight, weight])
+        results.append((u.grad, t.grad))
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("pools_shape", [(40,), (4, 40), (64, 40)])
+def test_mf_with_a_margin_loss_gets_the_same_gradient_through_the_sparse_handoff(pools_shape) -> None:
+    from marginrank.losses import MMCL
+    from marginrank.losses.base import takes_sparse_score_grad
+    from marginrank.models import MF
+
+    torch.manual_seed(0)
+    model = MF(50, 300, 8, init_std=1.0).double()
+    users, items = torch.randint(50, (64,)), torch.randint(300, (64,))
+    pools = torch.randint(300, pools_shape)
+    loss = MMCL(margins=[0.75, 0.85], weights=[0.5, 0.5], neg_weight=10.0)
+    results = []
+    for handoff in (True, False):
+        model.zero_grad()
+        pos, neg = model(users, items, pools)
+        assert takes_sparse_score_grad(neg)
+        value = loss(pos, neg if handoff else neg * 1.0)
+        value.backward()
+        results.append((value.detach(), model.user_embedding.weight.grad.clone(), model.item_embedding.weight.grad.clone()))
+    assert results[0][2].abs().sum() > 0
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)

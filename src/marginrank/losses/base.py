@@ -13,6 +13,7 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from marginrank.errors import MarginRankError
 
@@ -136,17 +137,54 @@ def active_mean(
 
     For hinge-type terms that vanish below a threshold (CCL, MMCL): only the active entries are
     gathered and penalized, so the cost is one comparison over ``[B, N]`` plus work on the few
-    active ones, and the backward pass scatters into the active positions only. ``penalty`` must be
-    0 at ``threshold`` for the result to equal the dense form; a score exactly at the threshold is
-    inactive (zero gradient).
+    active ones, and the backward pass touches the active positions only. ``penalty`` must be 0 at
+    ``threshold`` for the result to equal the dense form; a score exactly at the threshold is
+    inactive (zero gradient). When ``neg`` comes straight from a scorer that takes a sparse score
+    gradient (see :func:`takes_sparse_score_grad`), that gradient is handed over as a sparse
+    ``[B, N]`` tensor instead of a dense one that is almost all zeros.
     """
     active = neg.detach() > threshold
     if mask is not None:
         active &= mask
-    rows, cols = torch.nonzero(active, as_tuple=True)
-    sums = torch.zeros(neg.shape[0], dtype=neg.dtype, device=neg.device).index_add(0, rows, penalty(neg[rows, cols]))
+    flat = torch.nonzero(active.view(-1)).squeeze(1)
+    rows = flat // neg.shape[1]
+    if takes_sparse_score_grad(neg):
+        scores = GatherActive.apply(neg, flat)
+    else:
+        scores = neg.reshape(-1).index_select(0, flat)
+    sums = torch.zeros(neg.shape[0], dtype=neg.dtype, device=neg.device).index_add(0, rows, penalty(scores))
     count = neg.shape[1] if mask is None else mask.sum(dim=1).clamp_min(1).to(neg.dtype)
     return sums / count
+
+
+SPARSE_GRAD_ATTRIBUTE = "takes_sparse_score_grad"
+
+
+def takes_sparse_score_grad(scores: Tensor) -> bool:
+    """Whether ``scores`` is the direct output of an autograd function whose backward accepts a sparse
+    COO gradient (its class sets ``takes_sparse_score_grad = True``). Any op in between (a mask, a
+    scale) makes this False, so the gradient stays dense for every other graph."""
+    forward_class = getattr(scores.grad_fn, "_forward_cls", None)
+    return bool(getattr(forward_class, SPARSE_GRAD_ATTRIBUTE, False))
+
+
+class GatherActive(torch.autograd.Function):
+    """``scores.view(-1)[flat]`` for a ``[B, N]`` score matrix and sorted unique flat positions
+    ``flat``; the backward returns the sparse COO ``[B, N]`` gradient with entries at ``flat``."""
+
+    @staticmethod
+    def forward(ctx, scores: Tensor, flat: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(flat)
+        ctx.shape = scores.shape
+        return scores.reshape(-1).index_select(0, flat)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        (flat,) = ctx.saved_tensors
+        columns = ctx.shape[1]
+        indices = torch.stack([flat // columns, flat % columns])
+        return torch.sparse_coo_tensor(indices, grad, ctx.shape, is_coalesced=True, check_invariants=False), None
 
 
 def masked_max(values: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:

@@ -69,6 +69,17 @@ def sparse_products(rows: Tensor, slots: Tensor, values: Tensor, unit: Tensor, u
     return to_user, to_unit
 
 
+def active_entries(grad: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+    """``(rows, cols, values)`` of the nonzero entries of a dense or sparse COO ``[B, N]`` gradient,
+    row-major; ``values`` is None when they are too many (over ``SPARSE_BELOW``) for the sparse path."""
+    if grad.is_sparse:
+        grad = grad if grad.is_coalesced() else grad.coalesce()
+        rows, cols = grad.indices()
+        return rows, cols, grad.values() if rows.numel() <= SPARSE_BELOW * grad.shape.numel() else None
+    rows, cols = torch.nonzero(grad, as_tuple=True)
+    return rows, cols, grad[rows, cols] if rows.numel() <= SPARSE_BELOW * grad.numel() else None
+
+
 class PooledItemScores(torch.autograd.Function):
     """``pos[b] = <u_b, f(E[p_b])>`` and ``neg[b, j] = <u_b, f(E[pool(b)_j])>``, ``f`` = L2 normalization or identity.
 
@@ -77,7 +88,13 @@ class PooledItemScores(torch.autograd.Function):
     (per-example negatives). The item table ``E`` is an input, so its gradient is formed directly
     (rows touched only; a sparse COO tensor with ``sparse=True``, for row-wise optimizers) instead
     of through a gathered ``[G, N, d]`` copy.
+
+    The backward takes the score gradient dense or as a sparse COO ``[B, N]`` tensor (as
+    :func:`marginrank.losses.base.active_mean` hands it over), so a margin loss's few active entries
+    reach it without a dense ``[B, N]`` fill and scan.
     """
+
+    takes_sparse_score_grad = True
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -114,26 +131,27 @@ class PooledItemScores(torch.autograd.Function):
         ids = [positives]
         grads = [normalize_backward(grad_pos.unsqueeze(-1) * user, pos_unit, pos_inverse, normalize)]
         flat_unit, flat_inverse, flat_pools = pool_unit.reshape(-1, dim), pool_inverse.reshape(-1, 1), pools.reshape(-1)
-        rows, cols = torch.nonzero(grad_neg, as_tuple=True)
-        sparse_enough = rows.numel() <= SPARSE_BELOW * grad_neg.numel()
+        rows, cols, values = active_entries(grad_neg)
+        sparse_enough = values is not None
         size = rows_per_pool(batch, pools)
         if sparse_enough:  # the flat pooled row of each active entry
             slots = cols if pools.dim() == 1 else (rows // size) * pools.shape[1] + cols
         if sparse_enough and size == 1:  # per-example negatives: every active entry is its own pooled row
-            values = grad_neg[rows, cols].unsqueeze(-1)
+            values = values.unsqueeze(-1)
             unit = flat_unit.index_select(0, slots)
             grad_user.index_add_(0, rows, values * unit)
             ids.append(flat_pools.index_select(0, slots))
             grads.append(normalize_backward(values * user.index_select(0, rows), unit, flat_inverse[slots], normalize))
         else:
             if sparse_enough:  # shared or grouped pools: both products as sparse x dense
-                to_user, grad_unit = sparse_products(rows, slots, grad_neg[rows, cols], flat_unit, user)
+                to_user, grad_unit = sparse_products(rows, slots, values, flat_unit, user)
                 grad_user += to_user
             elif pools.dim() == 1:
+                grad_neg = grad_neg.to_dense()
                 grad_user += grad_neg @ pool_unit
                 grad_unit = grad_neg.T @ user
             else:
-                groups = pools.shape[0]
+                groups, grad_neg = pools.shape[0], grad_neg.to_dense()
                 padding = (0, 0, 0, size * groups - batch)
                 grad_groups = F.pad(grad_neg, padding).view(groups, size, -1)
                 grad_user += torch.bmm(grad_groups, pool_unit).reshape(-1, dim)[:batch]
