@@ -256,11 +256,17 @@ def evaluate_embeddings_sums(
         raise MarginRankError(f"user and item embeddings differ in width: {user_emb.shape[1]} vs {item_emb.shape[1]}")
     item_emb = item_emb.to(user_emb.device)
     item_columns = item_emb.T.contiguous()
-    return _sum_over_chunks(
-        ranker,
-        lambda chunk: user_emb[torch.from_numpy(chunk).to(user_emb.device)] @ item_columns,
-        ks, metrics, chunk_size, users,
-    )
+    # one score buffer for every chunk: a fresh [chunk, n_items] block each time (hundreds of MiB)
+    # is served by fresh pages, and filling them cost as much as the product itself
+    buffer = torch.empty(0, ranker.n_items, dtype=torch.result_type(user_emb, item_emb), device=user_emb.device)
+
+    def score_rows(chunk: np.ndarray) -> torch.Tensor:
+        nonlocal buffer
+        if buffer.shape[0] < len(chunk):
+            buffer = buffer.new_empty(len(chunk), ranker.n_items)
+        return torch.mm(user_emb[torch.from_numpy(chunk).to(user_emb.device)], item_columns, out=buffer[: len(chunk)])
+
+    return _sum_over_chunks(ranker, score_rows, ks, metrics, chunk_size, users)
 
 
 def _sum_over_chunks(
