@@ -169,7 +169,7 @@ def render(results: dict) -> str:
             dagger = "\u2020" if result.get("stopped") == "time_limit" else ""
             epochs.append(f"{result['epochs_run']}{dagger} ({result['best_epoch']})")
             settings = result.get("settings", EARLIER_SETTINGS)
-            stops = f", patience {settings['patience']}/{settings['lr_patience']}" if settings.get("patience", 5) != 5 else ""
+            stops = f", patience {settings['patience']}/{settings['lr_patience']}" if settings.get("patience", COMMON["patience"]) != COMMON["patience"] else ""
             runs.add(f"{result['device']}, {settings['lr']:g}, {settings['batch_size']}, {settings['group_size']}{stops}")
         loss, negatives = variant.rsplit("-", 1)
         tag = " (optimistic)" if protocol == "paper" else ""
