@@ -88,7 +88,7 @@ def time_to_target(dataset, budget: float) -> dict:
                       "eval_s": round(record.get("eval_seconds", 0.0), 2), "recall@20": recall})
         if reached is None and recall >= TARGET:
             reached = elapsed
-    return {"overrides": TIME_TO_TARGET_OVERRIDES, "budget_s": budget, "wall_s": wall, "reached_target_s": reached, "best_recall@20": max(c["recall@20"] for c in curve),
+    return {"overrides": TIME_TO_TARGET_OVERRIDES, "batch_size": table["batch_size"], "lr": table["lr"], "budget_s": budget, "wall_s": wall, "reached_target_s": reached, "best_recall@20": max(c["recall@20"] for c in curve),
             "curve": curve}
 
 
@@ -123,7 +123,7 @@ def main() -> int:
         result["time_to_target"] = run = time_to_target(dataset, args.time_to_target)
         train_seconds = sorted(c["train_s"] for c in run["curve"])
         median = train_seconds[len(train_seconds) // 2]
-        result["rows"].append({"setup": f"marginrank: the time-to-target run (batch 4096, lr 1e-4), median of its {len(train_seconds)} "
+        result["rows"].append({"setup": f"marginrank: the time-to-target run (batch {run['batch_size']}, lr {run['lr']:g}), median of its {len(train_seconds)} "
                                "training epochs", "epoch_s": median, "speedup": baseline / median})
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"Yelp2018 training epoch ({len(train):,} pairs), MF dim 64, {torch.get_num_threads()} threads; noisy shared machine")
