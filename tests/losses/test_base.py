@@ -73,3 +73,20 @@ def test_active_negatives_hand_a_sparse_gradient_to_a_scorer_that_takes_one(loss
     mask = torch.rand(6, 9, generator=generator) > 0.3
     loss(pos, _Scorer.apply(neg), mask).backward()  # masking is an op in between too
     assert not _Scorer.received[-1].is_sparse
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_positions_above_lists_the_entries_over_the_threshold_row_major(dtype, with_mask):
+    from marginrank.losses.base import positions_above
+
+    generator = torch.Generator().manual_seed(5)
+    scores = torch.rand(37, 53, generator=generator).to(dtype)
+    scores[3, 7] = 0.5  # exactly at the threshold: not above
+    mask = torch.rand(37, 53, generator=generator) > 0.3 if with_mask else None
+    expected = [r * 53 + c for r in range(37) for c in range(53)
+                if scores[r, c].item() > 0.5 and (mask is None or mask[r, c].item())]
+    assert positions_above(scores, 0.5, mask).tolist() == expected
+    # a transposed (non-contiguous) view is read in its own row-major order
+    flipped = [r * 37 + c for r in range(53) for c in range(37) if scores.T[r, c].item() > 0.5]
+    assert positions_above(scores.T, 0.5, None).tolist() == flipped

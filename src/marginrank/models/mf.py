@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import require_non_negative, require_positive
+from marginrank.models.dropout import Dropout
 from marginrank.models.pooled_scores import PooledItemScores, rows_per_pool
 
 SIMILARITIES = ("cosine", "dot")
@@ -69,7 +70,7 @@ class MF(nn.Module):
         self.item_embedding = nn.Embedding(n_items, dim, sparse=sparse)
         nn.init.normal_(self.user_embedding.weight, std=init_std)
         nn.init.normal_(self.item_embedding.weight, std=init_std)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     # -- vectors ---------------------------------------------------------------------------------
     def _project(self, vectors: Tensor) -> Tensor:
