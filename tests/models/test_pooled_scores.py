@@ -33,13 +33,14 @@ def grads(scores_fn, user, table, weights):
     user, table = user.clone().requires_grad_(), table.clone().requires_grad_()
     pos, neg = scores_fn(user, table)
     (weights[0] * pos).sum().add((weights[1] * neg).sum()).backward()
-    return pos.detach(), neg.detach(), user.grad, table.grad
+    return pos.detach(), neg.detach(), user.grad, table.grad.to_dense()
 
 
 @pytest.mark.parametrize("kind", ["shared", "grouped", "per_example"])
 @pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("density", ["dense", "sparse"])
-def test_scores_and_gradients_match_autograd(kind: str, normalize: bool, density: str) -> None:
+@pytest.mark.parametrize("sparse_table", [False, True], ids=["whole-table", "rows-used"])
+def test_scores_and_gradients_match_autograd(kind: str, normalize: bool, density: str, sparse_table: bool) -> None:
     generator = torch.Generator().manual_seed(hash((kind, normalize, density)) % 2**31)
     user = torch.randn(BATCH, DIM, dtype=torch.float64, generator=generator)
     table = torch.randn(N_ITEMS, DIM, dtype=torch.float64, generator=generator)
@@ -53,7 +54,9 @@ def test_scores_and_gradients_match_autograd(kind: str, normalize: bool, density
         neg_weight = torch.zeros_like(neg_weight)
         neg_weight[1, 2], neg_weight[5, 4] = 0.7, -1.3
     expected = grads(lambda u, t: reference(u, t, positives, pools, normalize), user, table, (pos_weight, neg_weight))
-    actual = grads(lambda u, t: PooledItemScores.apply(u, t, positives, pools, normalize), user, table, (pos_weight, neg_weight))
+    actual = grads(
+        lambda u, t: PooledItemScores.apply(u, t, positives, pools, normalize, sparse_table), user, table, (pos_weight, neg_weight)
+    )
     for got, want in zip(actual, expected):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 

@@ -86,7 +86,7 @@ class MMCL(RankingLoss):
 
         def penalty(scores: Tensor) -> Tensor:
             below = torch.bucketize(scores.detach(), margins)  # margins strictly below s
-            return scores * slope[below] - offset[below]
+            return scores * slope.index_select(0, below) - offset.index_select(0, below)
 
         lowest = self.margins[min(range(len(self.margins)), key=self.margins.__getitem__)]
         return self.pos_weight * F.relu(1 - pos) + self.neg_weight * active_mean(neg, lowest, mask, penalty)

@@ -11,8 +11,6 @@ gradient up to float rounding.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -37,9 +35,8 @@ def normalize_backward(grad: Tensor, unit: Tensor, inverse: Tensor, normalize: b
     """
     if not normalize:
         return grad
-    projected = grad - unit * (unit * grad).sum(dim=-1, keepdim=True)
-    clamped = inverse >= 1 / NORM_EPS
-    return torch.where(clamped, grad, projected) * inverse
+    along = (unit * grad).sum(dim=-1, keepdim=True).masked_fill_(inverse >= 1 / NORM_EPS, 0.0)
+    return torch.addcmul(grad, unit, along, value=-1).mul_(inverse)  # two passes over [n, d], not five
 
 
 def rows_per_pool(batch: int, pools: Tensor) -> int:
@@ -47,26 +44,28 @@ def rows_per_pool(batch: int, pools: Tensor) -> int:
     return batch if pools.dim() == 1 else -(-batch // pools.shape[0])
 
 
-def sparse_products(rows: Tensor, slots: Tensor, values: Tensor, unit: Tensor, user: Tensor) -> tuple[Tensor, Tensor]:
-    """``(G @ unit, G.T @ user)`` for the sparse ``[B, S]`` matrix ``G`` with ``G[rows, slots] = values``.
+def sparse_product(sorted_rows: Tensor, columns: Tensor, values: Tensor, n_rows: int, dense: Tensor) -> Tensor:
+    """``M @ dense`` for the sparse ``[n_rows, C]`` matrix ``M[sorted_rows[e], columns[e]] += values[e]``.
 
-    ``rows`` must be sorted (as ``torch.nonzero`` returns them). Each product is one CSR x dense
-    multiplication, so an active entry costs one ``d``-wide multiply-add, and entries that share a
-    pooled row are summed before that row's normalization backward.
+    Each output row is a weighted sum of rows of ``dense``: one ``embedding_bag`` call, about 3x
+    faster than a CSR x dense product on a CPU (0.6 against 1.8 ms for 150k entries x 64).
     """
-    batch, pooled = user.shape[0], unit.shape[0]
+    starts = torch.zeros(n_rows, dtype=torch.int64, device=dense.device)
+    starts[1:] = torch.bincount(sorted_rows, minlength=n_rows)[:-1].cumsum(0)
+    return F.embedding_bag(columns, dense, starts, mode="sum", per_sample_weights=values)
 
-    def csr(sorted_rows: Tensor, columns: Tensor, entries: Tensor, shape: tuple[int, int]) -> Tensor:
-        offsets = torch.zeros(shape[0] + 1, dtype=torch.int64, device=entries.device)
-        offsets[1:] = torch.bincount(sorted_rows, minlength=shape[0]).cumsum(0)
-        with warnings.catch_warnings():  # "sparse CSR support is in beta": the products used here are stable
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.sparse_csr_tensor(offsets, columns, entries, shape, check_invariants=False)
 
-    by_slot = torch.argsort(slots, stable=True)
-    to_user = csr(rows, slots, values, (batch, pooled)) @ unit
-    to_unit = csr(slots[by_slot], rows[by_slot], values[by_slot], (pooled, batch)) @ user
-    return to_user, to_unit
+def sort_order(keys: Tensor) -> Tensor:
+    """A permutation that sorts ``keys``; int32 keys when they fit (half the time of int64 on a CPU)."""
+    if keys.numel() and int(keys.max()) < 2**31:
+        return torch.sort(keys.to(torch.int32)).indices
+    return torch.argsort(keys)
+
+
+def transposed_product(rows: Tensor, columns: Tensor, values: Tensor, shape: tuple[int, int], dense: Tensor) -> Tensor:
+    """``M.T @ dense`` for the ``[R, C]`` matrix ``M[rows, columns] += values`` (any order): ``[C, d]``."""
+    order = sort_order(columns)
+    return sparse_product(columns[order], rows[order], values[order], shape[1], dense)
 
 
 def active_entries(grad: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -86,8 +85,13 @@ class PooledItemScores(torch.autograd.Function):
     ``pools`` is ``[N]`` (one pool for the batch: one ``[B, d] x [d, N]`` product), ``[G, N]`` with
     ``G < B`` (one pool per ``ceil(B / G)`` consecutive rows: a batched product) or ``[B, N]``
     (per-example negatives). The item table ``E`` is an input, so its gradient is formed directly
-    (rows touched only; a sparse COO tensor with ``sparse=True``, for row-wise optimizers) instead
-    of through a gathered ``[G, N, d]`` copy.
+    instead of through a gathered ``[G, N, d]`` copy.
+
+    With a dense table gradient (``sparse=False``) the whole table is normalized once and the
+    gradient of ``f(E)`` is summed per item before one normalization backward over the table; the
+    active entries of a margin loss reach it as one sparse ``[n_items, B] x [B, d]`` product. With
+    ``sparse=True`` (row-wise optimizers) only the rows used are normalized and the gradient is a
+    sparse COO tensor over them.
 
     The backward takes the score gradient dense or as a sparse COO ``[B, N]`` tensor (as
     :func:`marginrank.losses.base.active_mean` hands it over), so a margin loss's few active entries
@@ -101,14 +105,15 @@ class PooledItemScores(torch.autograd.Function):
         ctx, user: Tensor, table: Tensor, positives: Tensor, pools: Tensor, normalize: bool, sparse: bool = False
     ):
         batch, dim = user.shape
-        if normalize and pools.numel() + batch >= table.shape[0] // 2:  # normalize the table once, then gather
-            table_unit, table_inverse = normalized_rows(table, normalize)
-            pos_unit, pos_inverse = table_unit.index_select(0, positives), table_inverse.index_select(0, positives)
-            flat = pools.reshape(-1)
-            pool_unit, pool_inverse = table_unit.index_select(0, flat), table_inverse.index_select(0, flat)
-        else:
+        flat = pools.reshape(-1)
+        if sparse:  # only the rows used: normalize them after the gather
             pos_unit, pos_inverse = normalized_rows(table.index_select(0, positives), normalize)
-            pool_unit, pool_inverse = normalized_rows(table.index_select(0, pools.reshape(-1)), normalize)
+            pool_unit, pool_inverse = normalized_rows(table.index_select(0, flat), normalize)
+            table_unit = table_inverse = None
+        else:
+            table_unit, table_inverse = normalized_rows(table, normalize)
+            pos_unit, pool_unit = table_unit.index_select(0, positives), table_unit.index_select(0, flat)
+            pos_inverse = pool_inverse = None
         pool_unit = pool_unit.view(*pools.shape, dim)
         pos_scores = (user * pos_unit).sum(dim=-1)
         if pools.dim() == 1:
@@ -117,50 +122,63 @@ class PooledItemScores(torch.autograd.Function):
             groups, size = pools.shape[0], rows_per_pool(batch, pools)
             padded = F.pad(user, (0, 0, 0, size * groups - batch)).view(groups, size, dim)
             neg_scores = torch.bmm(padded, pool_unit.transpose(1, 2)).reshape(-1, pools.shape[-1])[:batch]
-        ctx.save_for_backward(user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse)
-        ctx.table_shape, ctx.normalize, ctx.sparse = table.shape, normalize, sparse
+        ctx.save_for_backward(
+            user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse, table_unit, table_inverse
+        )
+        ctx.table_shape, ctx.normalize = table.shape, normalize
         return pos_scores, neg_scores
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_pos: Tensor, grad_neg: Tensor):  # type: ignore[override]
-        user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse = ctx.saved_tensors
-        normalize = ctx.normalize
+        user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse, table_unit, table_inverse = (
+            ctx.saved_tensors
+        )
         batch, dim = user.shape
-        grad_user = grad_pos.unsqueeze(-1) * pos_unit
-        ids = [positives]
-        grads = [normalize_backward(grad_pos.unsqueeze(-1) * user, pos_unit, pos_inverse, normalize)]
-        flat_unit, flat_inverse, flat_pools = pool_unit.reshape(-1, dim), pool_inverse.reshape(-1, 1), pools.reshape(-1)
-        rows, cols, values = active_entries(grad_neg)
-        sparse_enough = values is not None
+        n_items, normalize, whole_table = ctx.table_shape[0], ctx.normalize, table_unit is not None
         size = rows_per_pool(batch, pools)
-        if sparse_enough:  # the flat pooled row of each active entry
+        flat_pools, flat_unit = pools.reshape(-1), pool_unit.reshape(-1, dim)
+        grad_user = grad_pos.unsqueeze(-1) * pos_unit
+        rows, cols, values = active_entries(grad_neg)
+        if values is not None:  # sparse: the flat pooled slot of each active entry
             slots = cols if pools.dim() == 1 else (rows // size) * pools.shape[1] + cols
-        if sparse_enough and size == 1:  # per-example negatives: every active entry is its own pooled row
-            values = values.unsqueeze(-1)
-            unit = flat_unit.index_select(0, slots)
-            grad_user.index_add_(0, rows, values * unit)
-            ids.append(flat_pools.index_select(0, slots))
-            grads.append(normalize_backward(values * user.index_select(0, rows), unit, flat_inverse[slots], normalize))
-        else:
-            if sparse_enough:  # shared or grouped pools: both products as sparse x dense
-                to_user, grad_unit = sparse_products(rows, slots, values, flat_unit, user)
-                grad_user += to_user
-            elif pools.dim() == 1:
-                grad_neg = grad_neg.to_dense()
-                grad_user += grad_neg @ pool_unit
-                grad_unit = grad_neg.T @ user
+            if size == 1:  # per-example negatives: every active entry is its own pooled row
+                grad_user.index_add_(0, rows, values.unsqueeze(-1) * flat_unit.index_select(0, slots))
             else:
-                groups, grad_neg = pools.shape[0], grad_neg.to_dense()
-                padding = (0, 0, 0, size * groups - batch)
+                grad_user += sparse_product(rows, slots, values, batch, flat_unit)
+            if whole_table:  # positives and active negatives as one [B, n_items] matrix, summed per item
+                items = torch.cat([positives, flat_pools.index_select(0, slots)])
+                examples = torch.cat([torch.arange(batch, device=rows.device), rows])
+                grad_items = transposed_product(examples, items, torch.cat([grad_pos, values]), (batch, n_items), user)
+                grad_table = normalize_backward(grad_items, table_unit, table_inverse, normalize)
+                return grad_user, grad_table, None, None, None, None
+            if size == 1:
+                ids, grad_slots = flat_pools.index_select(0, slots), values.unsqueeze(-1) * user.index_select(0, rows)
+                slot_unit, slot_inverse = flat_unit.index_select(0, slots), pool_inverse.reshape(-1, 1)[slots]
+            else:
+                ids, slot_unit, slot_inverse = flat_pools, flat_unit, pool_inverse.reshape(-1, 1)
+                grad_slots = transposed_product(rows, slots, values, (batch, flat_pools.numel()), user)
+        else:
+            grad_neg = grad_neg.to_dense()
+            ids, slot_unit, slot_inverse = flat_pools, flat_unit, pool_inverse
+            if pools.dim() == 1:
+                grad_user += grad_neg @ pool_unit
+                grad_slots = grad_neg.T @ user
+            else:
+                groups, padding = pools.shape[0], (0, 0, 0, size * pools.shape[0] - batch)
                 grad_groups = F.pad(grad_neg, padding).view(groups, size, -1)
                 grad_user += torch.bmm(grad_groups, pool_unit).reshape(-1, dim)[:batch]
-                grad_unit = torch.bmm(grad_groups.transpose(1, 2), F.pad(user, padding).view(groups, size, dim))
-            ids.append(flat_pools)
-            grads.append(normalize_backward(grad_unit.reshape(-1, dim), flat_unit, flat_inverse, normalize))
-        ids, grads = torch.cat(ids), torch.cat(grads)
-        if ctx.sparse:
-            grad_table = torch.sparse_coo_tensor(ids.unsqueeze(0), grads, ctx.table_shape, check_invariants=False)
-        else:
-            grad_table = torch.zeros(ctx.table_shape, dtype=grads.dtype, device=grads.device).index_add_(0, ids, grads)
+                grad_slots = torch.bmm(grad_groups.transpose(1, 2), F.pad(user, padding).view(groups, size, dim))
+            grad_slots = grad_slots.reshape(-1, dim)
+            if whole_table:
+                grad_items = torch.zeros(ctx.table_shape, dtype=user.dtype, device=user.device)
+                grad_items.index_add_(0, torch.cat([positives, ids]), torch.cat([grad_pos.unsqueeze(-1) * user, grad_slots]))
+                return grad_user, normalize_backward(grad_items, table_unit, table_inverse, normalize), None, None, None, None
+            slot_inverse = slot_inverse.reshape(-1, 1)
+        grads = [
+            normalize_backward(grad_pos.unsqueeze(-1) * user, pos_unit, pos_inverse, normalize),
+            normalize_backward(grad_slots, slot_unit, slot_inverse, normalize),
+        ]
+        indices = torch.cat([positives, ids]).unsqueeze(0)
+        grad_table = torch.sparse_coo_tensor(indices, torch.cat(grads), ctx.table_shape, check_invariants=False)
         return grad_user, grad_table, None, None, None, None
