@@ -40,7 +40,8 @@ class Dropout(nn.Module):
         padded = -(-x.numel() // 4) * 4
         words = torch.empty(padded // 4, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
         draws = words.view(torch.int16)[: x.numel()].view(x.shape)  # uniform over -2^15 .. 2^15 - 1
-        return x.masked_fill(draws < self.cut - LEVELS // 2, 0.0) * self.scale
+        factor = torch.where(draws >= self.cut - LEVELS // 2, self.scale, 0.0).to(x.dtype)  # keep / (1 - p)
+        return x * factor  # the backward is one multiplication by the same factor
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import require_non_negative, require_positive
 from marginrank.models.dropout import Dropout
+from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PooledItemScores, rows_per_pool
 
 SIMILARITIES = ("cosine", "dot")
@@ -77,16 +78,20 @@ class MF(nn.Module):
         """``f``: L2-normalize the last dim for cosine (``x / max(||x||, 1e-12)``), identity for dot."""
         return F.normalize(vectors, dim=-1) if self.similarity == "cosine" else vectors
 
-    def _lookup(self, table: nn.Embedding, ids: Tensor, kind: str) -> Tensor:
-        """Rows of ``table``; a bad id becomes a :class:`MarginRankError` (see :func:`_guarded`)."""
-        return _guarded(kind, table.num_embeddings, (ids,), lambda: table(ids))
+    def _normalized(self, table: nn.Embedding, ids: Tensor, kind: str) -> Tensor:
+        """``f(table[ids])``; a bad id becomes a :class:`MarginRankError` (see :func:`_guarded`)."""
+        cosine = self.similarity == "cosine"
+        return _guarded(
+            kind, table.num_embeddings, (ids,), lambda: NormalizedLookup.apply(table.weight, ids, cosine, table.sparse)
+        )
 
     def user_vectors(self, users: Tensor) -> Tensor:
         """``f(e_u)`` for the given users, with dropout in training mode."""
-        return self.dropout(self._project(self._lookup(self.user_embedding, users, "user")))
+        return self.dropout(self._normalized(self.user_embedding, users, "user"))
 
     def item_vectors(self, items: Tensor) -> Tensor:
-        return self._project(self._lookup(self.item_embedding, items, "item"))
+        """``f(e_i)`` for the given items."""
+        return self._normalized(self.item_embedding, items, "item")
 
     # -- training --------------------------------------------------------------------------------
     def forward(self, users: Tensor, pos_items: Tensor, neg_items: Tensor) -> tuple[Tensor, Tensor]:

@@ -16,27 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-NORM_EPS = 1e-12  # as F.normalize: x / max(||x||, eps)
+from marginrank.models.normalization import normalize_backward, normalized_rows
+
 SPARSE_BELOW = 0.1  # fraction of nonzero score gradients under which the sparse backward is used
-
-
-def normalized_rows(rows: Tensor, normalize: bool) -> tuple[Tensor, Tensor]:
-    """``(x / max(||x||, eps), 1 / max(||x||, eps))`` per row, or ``(x, ones)`` without normalization."""
-    if not normalize:
-        return rows, torch.ones(rows.shape[:-1] + (1,), dtype=rows.dtype, device=rows.device)
-    inverse = torch.linalg.vector_norm(rows, dim=-1, keepdim=True).clamp_min(NORM_EPS).reciprocal()
-    return rows * inverse, inverse
-
-
-def normalize_backward(grad: Tensor, unit: Tensor, inverse: Tensor, normalize: bool) -> Tensor:
-    """Gradient w.r.t. ``x`` from the gradient w.r.t. ``x_hat = x / ||x||``: ``(g - x_hat <x_hat, g>) / ||x||``.
-
-    A row shorter than ``eps`` was divided by the constant ``eps``, so its gradient is ``g / eps``.
-    """
-    if not normalize:
-        return grad
-    along = (unit * grad).sum(dim=-1, keepdim=True).masked_fill_(inverse >= 1 / NORM_EPS, 0.0)
-    return torch.addcmul(grad, unit, along, value=-1).mul_(inverse)  # two passes over [n, d], not five
 
 
 def rows_per_pool(batch: int, pools: Tensor) -> int:
@@ -65,7 +47,8 @@ def sort_order(keys: Tensor) -> Tensor:
 def transposed_product(rows: Tensor, columns: Tensor, values: Tensor, shape: tuple[int, int], dense: Tensor) -> Tensor:
     """``M.T @ dense`` for the ``[R, C]`` matrix ``M[rows, columns] += values`` (any order): ``[C, d]``."""
     order = sort_order(columns)
-    return sparse_product(columns[order], rows[order], values[order], shape[1], dense)
+    columns, rows, values = (t.index_select(0, order) for t in (columns, rows, values))
+    return sparse_product(columns, rows, values, shape[1], dense)
 
 
 def active_entries(grad: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
