@@ -133,9 +133,7 @@ class PooledItemScores(torch.autograd.Function):
                 items = torch.cat([positives, flat_pools.index_select(0, slots)])
                 examples = torch.cat([torch.arange(batch, device=rows.device), rows])
                 grad_items = transposed_product(examples, items, torch.cat([grad_pos, values]), (batch, n_items), user)
-                grad_table = normalize_backward(grad_items, table_unit, table_inverse, normalize)
-                return grad_user, grad_table, None, None, None, None
-            if size == 1:
+            elif size == 1:
                 ids, grad_slots = flat_pools.index_select(0, slots), values.unsqueeze(-1) * user.index_select(0, rows)
                 slot_unit, slot_inverse = flat_unit.index_select(0, slots), pool_inverse.reshape(-1, 1)[slots]
             else:
@@ -143,7 +141,6 @@ class PooledItemScores(torch.autograd.Function):
                 grad_slots = transposed_product(rows, slots, values, (batch, flat_pools.numel()), user)
         else:
             grad_neg = grad_neg.to_dense()
-            ids, slot_unit, slot_inverse = flat_pools, flat_unit, pool_inverse
             if pools.dim() == 1:
                 grad_user += grad_neg @ pool_unit
                 grad_slots = grad_neg.T @ user
@@ -152,16 +149,19 @@ class PooledItemScores(torch.autograd.Function):
                 grad_groups = F.pad(grad_neg, padding).view(groups, size, -1)
                 grad_user += torch.bmm(grad_groups, pool_unit).reshape(-1, dim)[:batch]
                 grad_slots = torch.bmm(grad_groups.transpose(1, 2), F.pad(user, padding).view(groups, size, dim))
-            grad_slots = grad_slots.reshape(-1, dim)
+            ids, grad_slots = flat_pools, grad_slots.reshape(-1, dim)
             if whole_table:
                 grad_items = torch.zeros(ctx.table_shape, dtype=user.dtype, device=user.device)
                 grad_items.index_add_(0, torch.cat([positives, ids]), torch.cat([grad_pos.unsqueeze(-1) * user, grad_slots]))
-                return grad_user, normalize_backward(grad_items, table_unit, table_inverse, normalize), None, None, None, None
-            slot_inverse = slot_inverse.reshape(-1, 1)
-        grads = [
-            normalize_backward(grad_pos.unsqueeze(-1) * user, pos_unit, pos_inverse, normalize),
-            normalize_backward(grad_slots, slot_unit, slot_inverse, normalize),
-        ]
-        indices = torch.cat([positives, ids]).unsqueeze(0)
-        grad_table = torch.sparse_coo_tensor(indices, torch.cat(grads), ctx.table_shape, check_invariants=False)
+            else:
+                slot_unit, slot_inverse = flat_unit, pool_inverse.reshape(-1, 1)
+        if whole_table:
+            grad_table = normalize_backward(grad_items, table_unit, table_inverse, normalize)
+        else:  # a sparse COO gradient over the rows used
+            grads = [
+                normalize_backward(grad_pos.unsqueeze(-1) * user, pos_unit, pos_inverse, normalize),
+                normalize_backward(grad_slots, slot_unit, slot_inverse, normalize),
+            ]
+            indices = torch.cat([positives, ids]).unsqueeze(0)
+            grad_table = torch.sparse_coo_tensor(indices, torch.cat(grads), ctx.table_shape, check_invariants=False)
         return grad_user, grad_table, None, None, None, None
