@@ -25,7 +25,8 @@ class MF(nn.Module):
 
     Source: the MF model of SimpleX (Mao et al., CIKM 2021) and of the MMCL code (github.com/mgulcin/mmcl):
     embeddings initialised N(0, init_std^2) with init_std 1e-4, L2-normalized when the similarity is
-    cosine, and dropout (rate ``dropout``) on the normalized user vector in training mode only.
+    cosine, and dropout (rate ``dropout``) on the normalized user vector in training mode only
+    (:class:`marginrank.models.dropout.Dropout`: on a CPU the rate is rounded to a multiple of 2^-16).
 
     Args:
         n_users, n_items: table sizes.
