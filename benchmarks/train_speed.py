@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import time
@@ -137,11 +138,12 @@ def main() -> int:
               f"{peer.get('epochs_trained', 0):.2f} epochs" if peer["status"] == "ok" else f"peer: {peer['status']}: {peer.get('error')}")
     if "time_to_target" in result:
         t = result["time_to_target"]
-        if peer is not None and peer.get("epochs_trained", 0) >= 1:  # Recall@20 after the peer's whole epochs
-            same = t["curve"][min(int(peer["epochs_trained"]), len(t["curve"])) - 1]
-            result["marginrank_at_peer_epochs"] = same
-            print(f"after {same['epoch']} epoch(s): marginrank Recall@20 {same['recall@20']:.4f} "
-                  f"({same['seconds']:.0f} s), RecBole {peer['recall@20']:.4f} ({peer['epoch_s']:.0f} s per epoch)")
+        if peer is not None and peer.get("epochs_trained", 0) > 0:  # Recall@20 after the epoch the peer reached
+            same = t["curve"][min(math.ceil(peer["epochs_trained"]), len(t["curve"])) - 1]
+            result["marginrank_at_peer_epochs"] = {**same, "peer_epochs": peer["epochs_trained"]}
+            print(f"marginrank Recall@20 {same['recall@20']:.4f} after {same['epoch']} epoch(s) "
+                  f"({same['train_s']:.0f} s for the last); RecBole {peer['recall@20']:.4f} after "
+                  f"{peer['epochs_trained']:.2f} epoch(s)")
         print(f"time to Recall@20 >= {TARGET}: {t['reached_target_s'] or 'not reached'} "
               f"(best {t['best_recall@20']:.4f} within {t['budget_s']:.0f} s, evaluation included)")
     print(f"peak RSS {result['peak_rss_mib']:.0f} MiB")

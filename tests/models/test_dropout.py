@@ -54,3 +54,12 @@ def test_seeded_draws_repeat_and_eval_is_identity():
 def test_rate_outside_unit_interval_is_refused(p):
     with pytest.raises(MarginRankError, match="dropout"):
         Dropout(p)
+
+
+def test_float64_input_is_scaled_in_float64():
+    torch.manual_seed(6)
+    layer = Dropout(0.1).train()
+    out = layer(torch.ones(64, 64, dtype=torch.float64))
+    assert out.dtype == torch.float64
+    kept = out[out != 0]
+    assert torch.equal(kept, torch.full_like(kept, layer.scale))

@@ -40,7 +40,8 @@ class Dropout(nn.Module):
         padded = -(-x.numel() // 4) * 4
         words = torch.empty(padded // 4, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
         draws = words.view(torch.int16)[: x.numel()].view(x.shape)  # uniform over -2^15 .. 2^15 - 1
-        factor = torch.where(draws >= self.cut - LEVELS // 2, self.scale, 0.0).to(x.dtype)  # keep / (1 - p)
+        kept = draws >= self.cut - LEVELS // 2
+        factor = torch.where(kept, x.new_full((), self.scale), x.new_zeros(()))  # keep / (1 - p), in x's dtype
         return x * factor  # the backward is one multiplication by the same factor
 
     def extra_repr(self) -> str:

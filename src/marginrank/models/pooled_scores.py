@@ -37,16 +37,15 @@ def sparse_product(sorted_rows: Tensor, columns: Tensor, values: Tensor, n_rows:
     return F.embedding_bag(columns, dense, starts, mode="sum", per_sample_weights=values)
 
 
-def sort_order(keys: Tensor) -> Tensor:
-    """A permutation that sorts ``keys``; int32 keys when they fit (half the time of int64 on a CPU)."""
-    if keys.numel() and int(keys.max()) < 2**31:
-        return torch.sort(keys.to(torch.int32)).indices
-    return torch.argsort(keys)
+def sort_order(keys: Tensor, bound: int) -> Tensor:
+    """A permutation that sorts ``keys`` (all in ``0..bound - 1``); int32 keys when the bound allows
+    (half the time of int64 on a CPU)."""
+    return torch.sort(keys.to(torch.int32)).indices if bound <= 2**31 else torch.argsort(keys)
 
 
 def transposed_product(rows: Tensor, columns: Tensor, values: Tensor, shape: tuple[int, int], dense: Tensor) -> Tensor:
     """``M.T @ dense`` for the ``[R, C]`` matrix ``M[rows, columns] += values`` (any order): ``[C, d]``."""
-    order = sort_order(columns)
+    order = sort_order(columns, shape[1])
     columns, rows, values = (t.index_select(0, order) for t in (columns, rows, values))
     return sparse_product(columns, rows, values, shape[1], dense)
 
@@ -145,7 +144,8 @@ class PooledItemScores(torch.autograd.Function):
                 grad_user += grad_neg @ pool_unit
                 grad_slots = grad_neg.T @ user
             else:
-                groups, padding = pools.shape[0], (0, 0, 0, size * pools.shape[0] - batch)
+                groups = pools.shape[0]
+                padding = (0, 0, 0, size * groups - batch)
                 grad_groups = F.pad(grad_neg, padding).view(groups, size, -1)
                 grad_user += torch.bmm(grad_groups, pool_unit).reshape(-1, dim)[:batch]
                 grad_slots = torch.bmm(grad_groups.transpose(1, 2), F.pad(user, padding).view(groups, size, dim))
