@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -90,3 +92,32 @@ def test_positions_above_lists_the_entries_over_the_threshold_row_major(dtype, w
     # a transposed (non-contiguous) view is read in its own row-major order
     flipped = [r * 37 + c for r in range(53) for c in range(37) if scores.T[r, c].item() > 0.5]
     assert positions_above(scores.T, 0.5, None).tolist() == flipped
+
+
+@pytest.mark.parametrize("scale", [1.0, 1 / 0.11, 50.0])
+def test_scaled_logsumexp_matches_the_formula_and_autograd(scale: float) -> None:
+    from marginrank.losses.base import masked_logsumexp
+
+    generator = torch.Generator().manual_seed(3)
+    values = (torch.rand(7, 11, dtype=torch.float64, generator=generator) * 4 - 2).requires_grad_()
+    upstream = torch.rand(7, dtype=torch.float64, generator=generator)
+    lse, has_valid = masked_logsumexp(values, None, scale)
+    assert has_valid is None
+    expected = [math.log(sum(math.exp(scale * v) for v in row)) for row in values.tolist()]
+    torch.testing.assert_close(lse, torch.tensor(expected, dtype=torch.float64), rtol=1e-12, atol=1e-12)
+    (lse * upstream).sum().backward()
+    reference = values.detach().clone().requires_grad_()
+    (torch.logsumexp(scale * reference, dim=1) * upstream).sum().backward()
+    torch.testing.assert_close(values.grad, reference.grad, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda x: masked_logsumexp(x, None, scale)[0], (values.detach().clone().requires_grad_(),))
+
+
+def test_scaled_logsumexp_stays_finite_where_exp_overflows() -> None:
+    from marginrank.losses.base import masked_logsumexp
+
+    values = torch.tensor([[1.0, 0.99, -1.0], [-1.0, -1.0, -1.0]], requires_grad=True)
+    lse, _ = masked_logsumexp(values, None, 1000.0)  # exp(1000) overflows float32
+    assert torch.isfinite(lse).all()
+    torch.testing.assert_close(lse[1], torch.tensor(-1000.0 + math.log(3.0)))
+    lse.sum().backward()
+    torch.testing.assert_close(values.grad.sum(dim=1), torch.full((2,), 1000.0))

@@ -211,19 +211,46 @@ def masked_max(values: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | No
     return filled.amax(dim=1), mask.any(dim=1)
 
 
-def masked_logsumexp(logits: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """``log sum_j exp(logits_j)`` over the valid entries of each row, ``[B, N] -> [B]``, stable for any N.
+def masked_logsumexp(values: Tensor, mask: Tensor | None, scale: float = 1.0) -> tuple[Tensor, Tensor | None]:
+    """``log sum_j exp(scale * values_j)`` over the valid entries of each row, ``[B, N] -> [B]``, stable for any N.
 
     Masked entries are filled with ``-inf``. A row with no valid entry would give ``-inf`` and a NaN
     gradient, so it is computed on zeros instead and returned as 0; the second output (bool ``[B]``,
-    or None without a mask) tells which rows had a valid entry.
+    or None without a mask) tells which rows had a valid entry. Without a mask it runs as
+    :class:`ScaledLogSumExp`.
     """
     if mask is None:
-        return torch.logsumexp(logits, dim=1), None
+        return ScaledLogSumExp.apply(values, scale), None
+    logits = values * scale
     has_valid = mask.any(dim=1)
     fill = torch.where(has_valid, -math.inf, 0.0).to(logits.dtype).unsqueeze(1)
     lse = torch.logsumexp(torch.where(mask, logits, fill), dim=1)
     return torch.where(has_valid, lse, torch.zeros((), dtype=lse.dtype, device=lse.device)), has_valid
+
+
+class ScaledLogSumExp(torch.autograd.Function):
+    """``log sum_j exp(c x_j)`` per row of a ``[B, N]`` tensor, ``c > 0``, shifted by the row maximum.
+
+    Four passes over the matrix (row max; shifted, scaled exp in place; row sum; one product in
+    the backward, ``softmax(c x) * c * grad``) where autograd's composition takes eight plus a
+    ``[B, N]`` temporary per step: on a CPU the softmax-type losses are bound by these passes.
+    A row holding ``+inf`` or NaN gives NaN.
+    """
+
+    @staticmethod
+    def forward(ctx, values: Tensor, scale: float) -> Tensor:  # type: ignore[override]
+        shift = values.amax(dim=1, keepdim=True).mul_(-scale)
+        weights = torch.add(shift, values, alpha=scale).exp_()
+        sums = weights.sum(dim=1)
+        ctx.save_for_backward(weights, sums)
+        ctx.scale = scale
+        return sums.log().sub_(shift.squeeze(1))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        weights, sums = ctx.saved_tensors
+        return weights * (grad * ctx.scale / sums).unsqueeze(1), None
 
 
 def valid_count(neg: Tensor, mask: Tensor | None) -> Tensor:

@@ -59,7 +59,7 @@ class BSL(RankingLoss):
         pos_logits = pos / self.tau1
         if pos_groups is not None:
             pos_logits = _group_log_mean_exp(pos_logits, _checked_groups(pos_groups, pos))
-        neg_lse, has_valid = masked_logsumexp(neg / self.tau1, mask)
+        neg_lse, has_valid = masked_logsumexp(neg, mask, 1 / self.tau1)
         neg_log_mean = neg_lse - valid_count(neg, mask).log()
         if has_valid is not None:  # a row with no valid negative keeps only its positive term
             neg_log_mean = torch.where(has_valid, neg_log_mean, torch.zeros_like(neg_log_mean))

@@ -51,11 +51,12 @@ class SampledSoftmax(RankingLoss):
     def per_example(
         self, pos: Tensor, neg: Tensor, mask: Tensor | None, neg_log_prob: Tensor | None = None
     ) -> Tensor:
-        logits = neg / self.temperature
-        if neg_log_prob is not None:
+        if neg_log_prob is None:
+            neg_lse, has_valid = masked_logsumexp(neg, mask, 1 / self.temperature)
+        else:
             log_q = _checked_log_prob(neg_log_prob, neg)
-            logits = logits - (log_q + valid_count(neg, mask).log().unsqueeze(1))
-        neg_lse, has_valid = masked_logsumexp(logits, mask)
+            logits = neg / self.temperature - (log_q + valid_count(neg, mask).log().unsqueeze(1))
+            neg_lse, has_valid = masked_logsumexp(logits, mask)
         loss = F.softplus(neg_lse - pos / self.temperature)
         if has_valid is None:
             return loss

@@ -50,15 +50,26 @@ def transposed_product(rows: Tensor, columns: Tensor, values: Tensor, shape: tup
     return sparse_product(columns, rows, values, shape[1], dense)
 
 
-def active_entries(grad: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+def active_entries(grad: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
     """``(rows, cols, values)`` of the nonzero entries of a dense or sparse COO ``[B, N]`` gradient,
-    row-major; ``values`` is None when they are too many (over ``SPARSE_BELOW``) for the sparse path."""
+    row-major, or None when they are too many (over ``SPARSE_BELOW``) for the sparse path. A dense
+    gradient is counted first (2 against 80 ms for listing 8192 x 800 entries on a CPU)."""
     if grad.is_sparse:
         grad = grad if grad.is_coalesced() else grad.coalesce()
         rows, cols = grad.indices()
-        return rows, cols, grad.values() if rows.numel() <= SPARSE_BELOW * grad.shape.numel() else None
+        return (rows, cols, grad.values()) if rows.numel() <= SPARSE_BELOW * grad.shape.numel() else None
+    if int(torch.count_nonzero(grad)) > SPARSE_BELOW * grad.numel():
+        return None
     rows, cols = torch.nonzero(grad, as_tuple=True)
-    return rows, cols, grad[rows, cols] if rows.numel() <= SPARSE_BELOW * grad.numel() else None
+    return rows, cols, grad[rows, cols]
+
+
+def grouped(rows: Tensor, groups: int, size: int) -> Tensor:
+    """``[B, ...] -> [groups, size, ...]``, zero-padding the last group (a view when ``B = groups * size``)."""
+    missing = groups * size - rows.shape[0]
+    if missing:
+        rows = F.pad(rows, (0, 0, 0, missing))
+    return rows.reshape(groups, size, -1)
 
 
 class PooledItemScores(torch.autograd.Function):
@@ -102,8 +113,7 @@ class PooledItemScores(torch.autograd.Function):
             neg_scores = user @ pool_unit.T
         else:
             groups, size = pools.shape[0], rows_per_pool(batch, pools)
-            padded = F.pad(user, (0, 0, 0, size * groups - batch)).view(groups, size, dim)
-            neg_scores = torch.bmm(padded, pool_unit.transpose(1, 2)).reshape(-1, pools.shape[-1])[:batch]
+            neg_scores = torch.bmm(grouped(user, groups, size), pool_unit.transpose(1, 2)).reshape(-1, pools.shape[-1])[:batch]
         ctx.save_for_backward(
             user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse, table_unit, table_inverse
         )
@@ -121,8 +131,9 @@ class PooledItemScores(torch.autograd.Function):
         size = rows_per_pool(batch, pools)
         flat_pools, flat_unit = pools.reshape(-1), pool_unit.reshape(-1, dim)
         grad_user = grad_pos.unsqueeze(-1) * pos_unit
-        rows, cols, values = active_entries(grad_neg)
-        if values is not None:  # sparse: the flat pooled slot of each active entry
+        active = active_entries(grad_neg)
+        if active is not None:  # sparse: the flat pooled slot of each active entry
+            rows, cols, values = active
             slots = cols if pools.dim() == 1 else (rows // size) * pools.shape[1] + cols
             if size == 1:  # per-example negatives: every active entry is its own pooled row
                 grad_user.index_add_(0, rows, values.unsqueeze(-1) * flat_unit.index_select(0, slots))
@@ -145,10 +156,9 @@ class PooledItemScores(torch.autograd.Function):
                 grad_slots = grad_neg.T @ user
             else:
                 groups = pools.shape[0]
-                padding = (0, 0, 0, size * groups - batch)
-                grad_groups = F.pad(grad_neg, padding).view(groups, size, -1)
+                grad_groups = grouped(grad_neg, groups, size)
                 grad_user += torch.bmm(grad_groups, pool_unit).reshape(-1, dim)[:batch]
-                grad_slots = torch.bmm(grad_groups.transpose(1, 2), F.pad(user, padding).view(groups, size, dim))
+                grad_slots = torch.bmm(grad_groups.transpose(1, 2), grouped(user, groups, size))
             ids, grad_slots = flat_pools, grad_slots.reshape(-1, dim)
             if whole_table:
                 grad_items = torch.zeros(ctx.table_shape, dtype=user.dtype, device=user.device)
