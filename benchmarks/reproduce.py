@@ -110,6 +110,8 @@ under tags: `-p5` (patience 5 / 2, cut x0.1: Yelp 0.0697, Gowalla 0.1851), `-p10
 Why targets are missed: on Gowalla, MMCL-800 is 1.0% above MF-CCL's Recall@20 but 1.2% under its
 NDCG@20: it finds as many test items but ranks them lower in the top 20 (NDCG/Recall 0.795, against
 0.813 for published MF-CCL and 0.843 for our BSL-800, whose NDCG@20 0.1570 is above MF-CCL's).
+Two Gowalla MMCL-800 tuning runs did not lift NDCG@20: `-f03` (lr cut x0.3: 0.1852 / 0.1476) and
+`-f03-w1000` (also neg_weight 1000: 0.1839 / 0.1478); the CCL-800 row has the same low ratio (0.794).
 Against MF-BSL the best rows, our BSL-800, are 1.1% short on both datasets (Yelp 0.0717 vs
 0.0725, Gowalla 0.1862 vs 0.1882). BSL's temperatures come from its authors; what differs is the
 training: the authors ran per-example negatives at batch 1024 for 271 epochs on Yelp (their log is
