@@ -135,6 +135,9 @@ def main() -> int:
             result["rows"].append({"setup": f"marginrank: the time-to-target run of {run['row']} (batch {run['batch_size']}, "
                                    f"lr {run['lr']:g}), median of its {len(train_seconds)} training epochs",
                                    "epoch_s": median, "speedup": baseline / median})
+            if peer is not None and peer.get("epochs_trained", 0) > 0:  # Recall@20 after the epoch the peer reached
+                same = run["curve"][min(math.ceil(peer["epochs_trained"]), len(run["curve"])) - 1]
+                run["at_peer_epochs"] = {**same, "peer_epochs": peer["epochs_trained"]}
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"Yelp2018 training epoch ({len(train):,} pairs), MF dim 64, {torch.get_num_threads()} threads; noisy shared machine")
     print("| setup | epoch s | speed-up vs baseline |\n|---|---|---|")
@@ -144,9 +147,8 @@ def main() -> int:
         print(f"peer: {peer['status']}; Recall@20 {peer.get('recall@20', float('nan')):.4f} after "
               f"{peer.get('epochs_trained', 0):.2f} epochs" if peer["status"] == "ok" else f"peer: {peer['status']}: {peer.get('error')}")
     for run in result.get("time_to_target", []):
-        if peer is not None and peer.get("epochs_trained", 0) > 0:  # Recall@20 after the epoch the peer reached
-            same = run["curve"][min(math.ceil(peer["epochs_trained"]), len(run["curve"])) - 1]
-            run["at_peer_epochs"] = {**same, "peer_epochs": peer["epochs_trained"]}
+        if "at_peer_epochs" in run:
+            same = run["at_peer_epochs"]
             print(f"{run['row']}: Recall@20 {same['recall@20']:.4f} after {same['epoch']} epoch(s) "
                   f"({same['train_s']:.0f} s for the last); RecBole {peer['recall@20']:.4f} after "
                   f"{peer['epochs_trained']:.2f} epoch(s)")
