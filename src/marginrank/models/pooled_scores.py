@@ -32,9 +32,7 @@ def sparse_product(sorted_rows: Tensor, columns: Tensor, values: Tensor, n_rows:
     Each output row is a weighted sum of rows of ``dense``: one ``embedding_bag`` call, about 3x
     faster than a CSR x dense product on a CPU (0.6 against 1.8 ms for 150k entries x 64).
     """
-    starts = torch.zeros(n_rows, dtype=torch.int64, device=dense.device)
-    starts[1:] = torch.bincount(sorted_rows, minlength=n_rows)[:-1].cumsum(0)
-    return F.embedding_bag(columns, dense, starts, mode="sum", per_sample_weights=values)
+    return _bag_sums(columns, values, torch.bincount(sorted_rows, minlength=n_rows), dense)
 
 
 def sort_order(keys: Tensor, bound: int) -> Tensor:
@@ -43,11 +41,21 @@ def sort_order(keys: Tensor, bound: int) -> Tensor:
     return torch.sort(keys.to(torch.int32)).indices if bound <= 2**31 else torch.argsort(keys)
 
 
-def transposed_product(rows: Tensor, columns: Tensor, values: Tensor, shape: tuple[int, int], dense: Tensor) -> Tensor:
-    """``M.T @ dense`` for the ``[R, C]`` matrix ``M[rows, columns] += values`` (any order): ``[C, d]``."""
-    order = sort_order(columns, shape[1])
+def transposed_product(rows: Tensor, columns: Tensor, values: Tensor, n_columns: int, dense: Tensor) -> tuple[Tensor, Tensor]:
+    """``(c, (M.T @ dense)[c])`` for the ``[R, n_columns]`` matrix ``M[rows, columns] += values`` (any
+    order): the columns ``c`` that hold an entry, ascending, and their rows of the product. The other
+    rows are zero and are never formed (at batch 8192 a margin loss touches about 17% of the items)."""
+    order = sort_order(columns, n_columns)
     columns, rows, values = (t.index_select(0, order) for t in (columns, rows, values))
-    return sparse_product(columns, rows, values, shape[1], dense)
+    used, counts = torch.unique_consecutive(columns, return_counts=True)
+    return used, _bag_sums(rows, values, counts, dense)
+
+
+def _bag_sums(indices: Tensor, weights: Tensor, counts: Tensor, dense: Tensor) -> Tensor:
+    """Row ``r`` of the result is ``sum weights[e] * dense[indices[e]]`` over the ``counts[r]`` consecutive entries of bag ``r``."""
+    starts = torch.zeros_like(counts)
+    starts[1:] = counts[:-1].cumsum(0)
+    return F.embedding_bag(indices, dense, starts, mode="sum", per_sample_weights=weights)
 
 
 def active_entries(grad: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
@@ -81,8 +89,9 @@ class PooledItemScores(torch.autograd.Function):
     instead of through a gathered ``[G, N, d]`` copy.
 
     With a dense table gradient (``sparse=False``) the whole table is normalized once and the
-    gradient of ``f(E)`` is summed per item before one normalization backward over the table; the
-    active entries of a margin loss reach it as one sparse ``[n_items, B] x [B, d]`` product. With
+    gradient of ``f(E)`` is summed per item before one normalization backward; the active entries
+    of a margin loss reach it as one sparse ``[n_items, B] x [B, d]`` product, and then only the
+    items with a gradient go through the normalization backward. With
     ``sparse=True`` (row-wise optimizers) only the rows used are normalized and the gradient is a
     sparse COO tensor over them.
 
@@ -142,13 +151,19 @@ class PooledItemScores(torch.autograd.Function):
             if whole_table:  # positives and active negatives as one [B, n_items] matrix, summed per item
                 items = torch.cat([positives, flat_pools.index_select(0, slots)])
                 examples = torch.cat([torch.arange(batch, device=rows.device), rows])
-                grad_items = transposed_product(examples, items, torch.cat([grad_pos, values]), (batch, n_items), user)
+                touched, grad_touched = transposed_product(examples, items, torch.cat([grad_pos, values]), n_items, user)
+                grad_touched = normalize_backward(
+                    grad_touched, table_unit.index_select(0, touched), table_inverse.index_select(0, touched), normalize
+                )
+                grad_table = torch.zeros(ctx.table_shape, dtype=user.dtype, device=user.device)
+                grad_table.index_copy_(0, touched, grad_touched)
             elif size == 1:
                 ids, grad_slots = flat_pools.index_select(0, slots), values.unsqueeze(-1) * user.index_select(0, rows)
                 slot_unit, slot_inverse = flat_unit.index_select(0, slots), pool_inverse.reshape(-1, 1)[slots]
             else:
-                ids, slot_unit, slot_inverse = flat_pools, flat_unit, pool_inverse.reshape(-1, 1)
-                grad_slots = transposed_product(rows, slots, values, (batch, flat_pools.numel()), user)
+                used, grad_slots = transposed_product(rows, slots, values, flat_pools.numel(), user)
+                ids, slot_unit = flat_pools.index_select(0, used), flat_unit.index_select(0, used)
+                slot_inverse = pool_inverse.reshape(-1, 1).index_select(0, used)
         else:
             grad_neg = grad_neg.to_dense()
             if pools.dim() == 1:
@@ -163,11 +178,10 @@ class PooledItemScores(torch.autograd.Function):
             if whole_table:
                 grad_items = torch.zeros(ctx.table_shape, dtype=user.dtype, device=user.device)
                 grad_items.index_add_(0, torch.cat([positives, ids]), torch.cat([grad_pos.unsqueeze(-1) * user, grad_slots]))
+                grad_table = normalize_backward(grad_items, table_unit, table_inverse, normalize)
             else:
                 slot_unit, slot_inverse = flat_unit, pool_inverse.reshape(-1, 1)
-        if whole_table:
-            grad_table = normalize_backward(grad_items, table_unit, table_inverse, normalize)
-        else:  # a sparse COO gradient over the rows used
+        if not whole_table:  # a sparse COO gradient over the rows used
             grads = [
                 normalize_backward(grad_pos.unsqueeze(-1) * user, pos_unit, pos_inverse, normalize),
                 normalize_backward(grad_slots, slot_unit, slot_inverse, normalize),
