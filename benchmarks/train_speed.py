@@ -13,7 +13,9 @@ In one run, on the same data and threads:
    reach MF-CCL's published 0.0698?
 
 Prints a table and writes benchmarks/results/train_speed.json. Timings on a shared machine are
-noisy: read the ratios to the baseline measured in the same run.
+noisy (the same epoch varies by 10-15% between runs): the epoch timings of 1. and 2. run in
+``--repeats`` interleaved rounds and each row reports its median; read the ratios to the baseline
+measured in the same run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import time
 from pathlib import Path
 
@@ -39,11 +42,13 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data")) / "yelp2018"
 TARGET = 0.0698  # MF-CCL, SimpleX paper, Yelp2018
 # Rows of the time-to-target measurement, with overrides of their config files. BSL-800 is the best
-# row of the reproduction (0.0717 at its peak). MMCL-800 peaks at 0.0701, just over the target;
+# row of the reproduction (0.0720 at its peak). MMCL-800 peaks at 0.0701, just over the target;
 # the learning-rate cut after one flat evaluation instead of two brings its cut near epoch 27
 # instead of 42, so it passes 0.0698 sooner when it passes it at all (it topped out at 0.06984,
 # 0.0693 and 0.0693 in three runs).
-TIME_TO_TARGET_ROWS = {"yelp2018-bsl-800": {}, "yelp2018-mmcl-800": {"lr_patience": 1}}
+# The recorded BSL-800 run used lr 1e-4, its config's lr then (the row now runs at 3e-4 for a 0.0720
+# peak); it stays pinned so that the recorded figure reruns as it was measured.
+TIME_TO_TARGET_ROWS = {"yelp2018-bsl-800": {"lr": 1e-4}, "yelp2018-mmcl-800": {"lr_patience": 1}}
 MMCL_YELP = {"margins": [0.6, 0.7, 0.8, 0.9], "weights": [0.05, 0.15, 0.2, 0.6], "neg_weight": 400.0}
 
 
@@ -105,6 +110,7 @@ def main() -> int:
     parser.add_argument("--time-to-target", type=float, default=0.0, help="wall-clock budget in seconds (0: skip)")
     parser.add_argument("--peer-seconds", type=float, default=0.0,
                         help="cap on the RecBole peer's training (seconds; its epoch is extrapolated past the cap; 0: skip)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the epoch timings; each row reports the median")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "train_speed.json")
     args = parser.parse_args()
     if not (DATA / "train.txt").exists():
@@ -112,9 +118,15 @@ def main() -> int:
         return 0
     train, test = read_lightgcn_split(DATA)
     dataset = Dataset("yelp2018", train, test)
-    rows = [("baseline: plain PyTorch loop, 800 shared, batch 1024, dense Adam", naive_epoch(train))]
+    setups = {"baseline: plain PyTorch loop, 800 shared, batch 1024, dense Adam": lambda: naive_epoch(train)}
     for batch, group in ((1024, 32), (4096, 128), (8192, 256)):
-        rows.append((f"marginrank: MMCL, 800 negatives per {group} rows, batch {batch}", marginrank_epoch(dataset, batch, group)))
+        setups[f"marginrank: MMCL, 800 negatives per {group} rows, batch {batch}"] = (
+            lambda batch=batch, group=group: marginrank_epoch(dataset, batch, group))
+    timings: dict[str, list[float]] = {name: [] for name in setups}
+    for _ in range(args.repeats):  # interleaved rounds, so a slow spell of the host hits every setup
+        for name, measure in setups.items():
+            timings[name].append(measure())
+    rows = [(name, statistics.median(seconds)) for name, seconds in timings.items()]
     peer = None
     if args.peer_seconds:
         peer = peer_recbole.measure(epochs=1, max_seconds=args.peer_seconds, threads=torch.get_num_threads())
@@ -124,7 +136,8 @@ def main() -> int:
             rows.append((f"peer: RecBole {peer['install']['versions']['recbole']} SimpleX as MF-CCL, 800 per-example negatives{label}", seconds))
     baseline = rows[0][1]
     result = {"threads": torch.get_num_threads(), "pairs": len(train),
-              "rows": [{"setup": name, "epoch_s": seconds, "speedup": baseline / seconds} for name, seconds in rows]}
+              "rows": [{"setup": name, "epoch_s": seconds, "speedup": baseline / seconds, "runs_s": timings.get(name)}
+                       for name, seconds in rows]}
     if peer is not None:
         result["peer"] = peer
     if args.time_to_target:
