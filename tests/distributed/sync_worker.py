@@ -9,7 +9,7 @@ import sys
 import torch
 
 from marginrank.models import MF
-from marginrank.training.distributed import GRAD_SYNCS, from_environment
+from marginrank.training.distributed import GRAD_SYNCS, from_environment, leave
 
 N_USERS, N_ITEMS, DIM, BATCH, NEGATIVES = 50, 80, 8, 16, 12
 
@@ -72,6 +72,7 @@ def main() -> int:
                 if not torch.allclose(got, want, rtol=1e-5, atol=1e-7):
                     failures.append(f"{case}: {name} gradient differs by {(got - want).abs().max():.3g}")
     print("\n".join(failures) or f"rank {process.rank}: all gradient syncs agree", file=sys.stderr)
+    leave()  # exiting with the group still open can abort in gloo's teardown ("terminate called ...")
     return 1 if failures else 0
 
 
