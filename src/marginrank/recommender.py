@@ -59,6 +59,7 @@ class RecommenderParams:
     dim: int = 64
     similarity: str = "cosine"
     dropout: float = 0.1
+    dropout_before_norm: bool = False
     init_std: float = 1e-4
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -187,7 +188,7 @@ class Recommender:
 
     def _build_model(self, n_users: int, n_items: int) -> MF:
         p = self.params
-        return MF(n_users, n_items, p.dim, similarity=p.similarity, dropout=p.dropout, init_std=p.init_std, sparse=p.sparse)
+        return MF(n_users, n_items, p.dim, similarity=p.similarity, dropout=p.dropout, dropout_before_norm=p.dropout_before_norm, init_std=p.init_std, sparse=p.sparse)
 
     def _selection(self, train: Interactions, test: Interactions | None) -> tuple[Interactions, Evaluator | None]:
         """The pairs to fit on and the evaluator that picks the best epoch, per protocol."""

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 
 from marginrank.datasets import make_synthetic
 from marginrank.errors import MarginRankError
@@ -58,6 +59,27 @@ def test_dropout_only_in_training(model):
     assert not torch.allclose(train_scores, eval_scores)
     # dropout zeroes whole user coordinates: a zeroed coordinate contributes nothing
     assert (train_scores == 0).any() or not torch.allclose(train_scores, eval_scores)
+
+
+def test_dropout_before_norm_keeps_cosines():
+    torch.manual_seed(0)
+    model = MF(7, 11, dim=64, init_std=0.3, dropout=0.5, dropout_before_norm=True).train()
+    users = torch.tensor([0, 3, 3, 6])
+    vectors = model.user_vectors(users)
+    raw = model.user_embedding.weight[users].detach()
+    kept = vectors.detach() != 0
+    assert 0.3 < kept.float().mean().item() < 0.7  # about half the coordinates dropped
+    # what survives is the raw vector restricted to the kept coordinates, normalized: unit norm
+    expected = torch.where(kept, raw, torch.zeros_like(raw))
+    expected = expected / expected.norm(dim=1, keepdim=True)
+    assert torch.allclose(vectors, expected, atol=1e-6)
+    assert torch.allclose(vectors.norm(dim=1), torch.ones(4), atol=1e-6)
+    vectors.sum().backward()
+    assert model.user_embedding.weight.grad[users].abs().sum() > 0
+    # dropout after the normalization leaves longer vectors: E||x * keep / (1 - p)||^2 = 1 / (1 - p)
+    after = MF(7, 11, dim=64, init_std=0.3, dropout=0.5).train()
+    assert after.user_vectors(torch.arange(7)).norm(dim=1).mean().item() > 1.2
+    assert torch.allclose(model.eval().user_vectors(users), F.normalize(model.user_embedding.weight[users], dim=1), atol=1e-6)
 
 
 def test_regularization_counts_each_occurrence(model):

@@ -32,6 +32,7 @@ HELP = {
     "dim": "embedding size",
     "similarity": "cosine (bounded, resists collapse) or dot",
     "dropout": "embedding dropout on the user vector",
+    "dropout_before_norm": "apply the dropout to the raw user vector, then normalize (BSL code) instead of after",
     "init_std": "standard deviation of the initial embeddings",
     "optimizer": "adam, adagrad or sgd",
     "lr": "learning rate",

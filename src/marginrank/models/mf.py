@@ -27,12 +27,18 @@ class MF(nn.Module):
     embeddings initialised N(0, init_std^2) with init_std 1e-4, L2-normalized when the similarity is
     cosine, and dropout (rate ``dropout``) on the normalized user vector in training mode only
     (:class:`marginrank.models.dropout.Dropout`: on a CPU the rate is rounded to a multiple of 2^-16).
+    The BSL authors' MF (github.com/junkangwu/BSL ``modules/MF_Frame.py``) drops coordinates of the raw
+    user vector and normalizes afterwards (``dropout_before_norm=True``): the training scores stay
+    cosines, so the softmax temperature means what it means at evaluation. Dropout after the
+    normalization scales the user vector by about ``1/sqrt(1 - p)`` (1.054 at p = 0.1).
 
     Args:
         n_users, n_items: table sizes.
         dim: embedding width [64].
         similarity: ``"cosine"`` [default] or ``"dot"``.
         dropout: embedding dropout on the user vector, training mode only [0.0; SimpleX/MMCL use 0.1].
+        dropout_before_norm: drop coordinates of the raw user vector, then normalize [False: dropout
+            on the normalized vector, as in SimpleX/MMCL]. The same thing for ``"dot"``.
         init_std: standard deviation of the normal init [1e-4]; the caller seeds torch.
         sparse: ``nn.Embedding(sparse=True)`` tables, for row-wise updates (``RowAdam``, lazy Adam).
 
@@ -53,6 +59,7 @@ class MF(nn.Module):
         *,
         similarity: str = "cosine",
         dropout: float = 0.0,
+        dropout_before_norm: bool = False,
         init_std: float = 1e-4,
         sparse: bool = False,
     ) -> None:
@@ -73,6 +80,7 @@ class MF(nn.Module):
         nn.init.normal_(self.user_embedding.weight, std=init_std)
         nn.init.normal_(self.item_embedding.weight, std=init_std)
         self.dropout = Dropout(dropout)
+        self.dropout_before_norm = dropout_before_norm
 
     # -- vectors ---------------------------------------------------------------------------------
     def _project(self, vectors: Tensor) -> Tensor:
@@ -87,7 +95,10 @@ class MF(nn.Module):
         )
 
     def user_vectors(self, users: Tensor) -> Tensor:
-        """``f(e_u)`` for the given users, with dropout in training mode."""
+        """``f(e_u)`` for the given users, with dropout (in training mode) after ``f`` or before it."""
+        if self.dropout_before_norm and self.training:
+            raw = _guarded("user", self.n_users, (users,), lambda: self.user_embedding(users))
+            return self._project(self.dropout(raw))
         return self.dropout(self._normalized(self.user_embedding, users, "user"))
 
     def item_vectors(self, items: Tensor) -> Tensor:
@@ -182,7 +193,7 @@ class MF(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}, "
-            f"similarity={self.similarity!r}, dropout={self.dropout.p}"
+            f"similarity={self.similarity!r}, dropout={self.dropout.p}, dropout_before_norm={self.dropout_before_norm}"
         )
 
 
