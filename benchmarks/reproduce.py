@@ -88,11 +88,12 @@ COMMON = dict(
 # the dropout before the normalization, Yelp's t1 0.12 (the authors': 0.11) gives 0.0728 / 0.0600,
 # Gowalla's t1 0.09 (the authors': 0.08) 0.1880 / 0.1584 (0.10: 0.1876 / 0.1585), and at the
 # authors' batch 1024 (pools per 32 rows) 0.1881 / 0.1593.
+MMCL_SETTINGS = {"batch_size": 512, "group_size": 16, "patience": 10, "lr_patience": 3}
 ROW_SETTINGS = {
-    "gowalla-mmcl-800": {"batch_size": 512, "group_size": 16, "patience": 10, "lr_patience": 3},
-    "gowalla-mmcl-100": {"batch_size": 512, "group_size": 16, "patience": 10, "lr_patience": 5},
-    "yelp2018-mmcl-800": {"batch_size": 512, "group_size": 16, "patience": 10, "lr_patience": 3},
-    "yelp2018-mmcl-100": {"batch_size": 512, "group_size": 16, "patience": 10, "lr_patience": 3},
+    "gowalla-mmcl-800": MMCL_SETTINGS,
+    "gowalla-mmcl-100": {**MMCL_SETTINGS, "lr_patience": 5},
+    "yelp2018-mmcl-800": MMCL_SETTINGS,
+    "yelp2018-mmcl-100": MMCL_SETTINGS,
     "yelp2018-bsl-800": {
         "lr": 3e-4, "patience": 10, "lr_patience": 3, "lr_factor": 0.3, "dropout_before_norm": True,
         "loss_params": {"tau1": 0.12, "tau2": 1.10},
@@ -122,7 +123,8 @@ ran on this 2-core machine, alone under 600-840 s, except the BSL-800 and Gowall
 rows and Yelp MMCL-100 and -800, which ran two at a time on one thread each (BSL-800 1538 s and
 1925 s, MMCL-800 4050 s and 2681 s, MMCL-100 2241 s and 2458 s; so 10-45 s per epoch, not a
 speed figure either). The validation rows of
-BSL-800 and Gowalla MMCL ran before their configs got the longer patience.
+BSL-800 and MMCL-100 / -800 ran before their configs got the longer patience (and BSL's dropout
+placement and t1, MMCL's batch 512); the settings column shows what each run used.
 Where a row ran on both, the table keeps the run that trained more epochs and the JSON keeps the
 other under a tag (`-gpu`, `-cpu-p5`): with patience 5 / lr_patience 2, Gowalla MMCL-800 reached
 0.1852 on the CPU (60 epochs) and 0.1838 on CUDA (lr cut at a noisy plateau, stopped at 43), a
