@@ -144,8 +144,10 @@ it: `-f03` (lr cut x0.3: 0.1852 / 0.1476) and `-f03-w1000` (neg_weight 1000: 0.1
 MMCL-100 moved to batch 512 too (0.1838 / 0.1464 with its lr cut at epoch 38, `-lrp3`; at 4096,
 `-b4096`: 0.1831 / 0.1439); waiting 5 flat epochs before the cut gives 0.1846 / 0.1464, so its
 NDCG@20 stays 0.4% under 98% of MMCL-800's (its NDCG/Recall is 0.793, MMCL-800's 0.803); the authors' Gowalla
-batch 256 (`-b256`) gives 0.1838 / 0.1466, and neg_weight 1000
-(`-w1000`) 0.1821 / 0.1456, neither closer. Yelp MMCL-100
+batch 256 (`-b256`) gives 0.1838 / 0.1466; neg_weight 1000
+(`-w1000`) 0.1821 / 0.1456 (NDCG/Recall 0.800, but a lower plateau before the cut), neg_weight 500
+(`-w500`) 0.1831 / 0.1444 (0.789; still rising at the 100-epoch cap), and BSL's lr cut x0.3
+(`-f03`, same curve to the first cut) 0.1842 / 0.1458: none closer. Yelp MMCL-100
 at batch 512 reaches 0.0701 / 0.0578 (at 4096, `-b4096`: 0.0688 / 0.0563) and Yelp MMCL-800
 0.0714 / 0.0586 (at 4096, `-b4096`: 0.0701 / 0.0576), so MMCL-100 is within 2% of it on both.
 Against MF-BSL the best rows are our BSL-800: Yelp 0.0728 / 0.0600 meets 0.07245 / 0.0599
