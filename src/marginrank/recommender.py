@@ -77,6 +77,7 @@ class RecommenderParams:
     patience: int | None = 5
     lr_patience: int | None = None
     lr_factor: float = 0.1
+    restore_best_on_lr_cut: bool = False
     min_lr: float = 1e-6
     collapse_check: bool = True
     on_collapse: str = "warn"
@@ -165,6 +166,7 @@ class Recommender:
             monitor=p.monitor,
             patience=p.patience if evaluator is not None else None,
             scheduler=scheduler,
+            restore_best_on_lr_cut=p.restore_best_on_lr_cut,
             collapse_monitor=CollapseMonitor(seed=p.seed) if p.collapse_check else None,
             on_collapse=p.on_collapse,
             run_dir=run_dir,

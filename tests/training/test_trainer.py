@@ -93,3 +93,30 @@ def test_nan_loss_is_a_clear_error(data):
 def test_time_limit_ends_after_the_epoch_that_crosses_it(data):
     result = make_trainer(data, time_limit=0.0).fit(data.train, epochs=5)
     assert result.stopped == "time_limit" and len(result.history) == 1
+
+
+@pytest.mark.parametrize("restore", [False, True])
+def test_a_learning_rate_cut_can_restart_from_the_best_epoch(data, restore):
+    # the monitored value falls after epoch 1, so the plateau scheduler (patience 0) cuts at epoch 2
+    falling = iter([0.5, 0.4, 0.3])
+    evaluator = lambda model: {"recall@20": next(falling)}  # noqa: E731
+    trainer = make_trainer(data, restore_best_on_lr_cut=restore)
+    trainer.evaluator = evaluator
+    trainer.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(trainer.optimizer, mode="max", factor=0.5, patience=0)
+    snapshots = []
+    original_evaluate = trainer._evaluate
+
+    def evaluate_and_snapshot(record):
+        outcome = original_evaluate(record)
+        snapshots.append(trainer.model.user_embedding.weight.detach().clone())
+        return outcome
+
+    trainer._evaluate = evaluate_and_snapshot
+    result = trainer.fit(data.train, epochs=2)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(5e-3)
+    assert result.best_epoch == 1
+    after_cut = snapshots[1]
+    assert torch.equal(after_cut, trainer.best_state["user_embedding.weight"]) is restore
+    assert ("restored_best_epoch" in result.history[1]) is restore
+    if restore:
+        assert result.history[1]["restored_best_epoch"] == 1

@@ -59,7 +59,10 @@ class Trainer:
     - ``constraints`` (e.g. a norm constraint) run on the model after every optimizer step.
     - ``evaluator(model) -> metrics`` every ``eval_every`` epochs; ``monitor`` (e.g. ``"recall@20"``)
       picks the best epoch, drives ``scheduler`` (ReduceLROnPlateau, mode max) and early stopping
-      after ``patience`` evaluations without improvement.
+      after ``patience`` evaluations without improvement. ``restore_best_on_lr_cut`` reloads the best
+      epoch's weights whenever the scheduler cuts the learning rate (RecBox's plateau schedule), so
+      the lower rate starts from the best point rather than from a stale one; the optimizer state
+      is kept.
     - ``collapse_monitor.check(...)`` every epoch; ``on_collapse`` is ``"warn"`` or ``"stop"``.
     - ``log_q_correction`` passes ``sampler.sample_with_log_prob``'s log-probabilities to the loss
       (sampled softmax), so that popularity-sampled negatives are not over-penalized.
@@ -86,6 +89,7 @@ class Trainer:
         monitor: str = "recall@20",
         patience: int | None = None,
         scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
+        restore_best_on_lr_cut: bool = False,
         collapse_monitor: Any = None,
         on_collapse: str = "warn",
         run_dir: str | Path | None = None,
@@ -106,7 +110,7 @@ class Trainer:
         self.batch_size, self.l2, self.clip_norm = batch_size, l2, clip_norm
         self.constraints = tuple(constraints)
         self.evaluator, self.eval_every, self.monitor, self.patience = evaluator, eval_every, monitor, patience
-        self.scheduler = scheduler
+        self.scheduler, self.restore_best_on_lr_cut = scheduler, restore_best_on_lr_cut
         self.collapse_monitor, self.on_collapse = collapse_monitor, on_collapse
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.seed, self.progress, self.device = seed, progress, torch.device(device)
@@ -251,7 +255,12 @@ class Trainer:
             self.stale_evaluations += 1
         record["best_epoch"] = self.best_epoch
         if self.scheduler is not None:
+            rates = [group["lr"] for group in self.optimizer.param_groups]
             self.scheduler.step(value)
+            cut = any(group["lr"] < rate for group, rate in zip(self.optimizer.param_groups, rates))
+            if cut and self.restore_best_on_lr_cut:
+                self.restore_best()
+                record["restored_best_epoch"] = self.best_epoch
         if self.patience is not None and self.stale_evaluations >= self.patience:
             return "early_stopping"
         return "completed"
