@@ -161,16 +161,18 @@ of the authors' 0.11 (the row now, 0.0728, holding 0.0725-0.0728 over its last 1
 matches the row's curve epoch for epoch up to the first cut (same seed), so 0.1878 against 0.1881 is
 the schedule alone. Reloading the best epoch's weights at each cut (`-rb`) levels off at the row's
 plateau (its last 15 epochs average 0.1878, as the row's do), peaking at 0.1879 / 0.1592 (epoch 97
-of 100). What still differs is the training: the authors ran per-example negatives at batch 1024 for
-271 (Yelp) and 389 (Gowalla) epochs at a constant lr; ours stop after 64 and 84 epochs of grouped
-pools (batch 4096 and 1024) with lr cuts. Each lr cut lifts BSL (Gowalla 0.176 -> 0.184 at the
-first); three learning rates (1e-4, 3e-4, 1e-3) all level off at 0.0717-0.0720 on Yelp (`-lr1e-4`,
-`-lr1e-3`; pools per 32 rows `-lr3e-4-g32`: 0.0712), and Gowalla lr 3e-4 (`-lr3e-4`) gives 0.1861
-against 0.1862; Yelp BSL's batch and per-example pools were not searched on this CPU. Hinge (margin
-0.5) and BPR sit at or under MF-BPR's published level; their settings were not tuned. The
-10-negative rows were all cut by the budget while still rising; their validation runs ran on this
-CPU under 180 s each (27-34 epochs, against 26-77 on the GPU for the paper rows), so the gap between
-the two protocols at 10 negatives is partly the shorter training."""
+of 100). t2 on either side of the authors' 1.22 is worse: 1.30 (`-t2-130`) 0.1789 / 0.1535, 1.15
+(`-t2-115`) 0.1857 / 0.1540 (faster at first, a lower plateau). What still differs is the training:
+the authors ran per-example negatives at batch 1024 for 271 (Yelp) and 389 (Gowalla) epochs at a
+constant lr; ours stop after 64 and 84 epochs of grouped pools (batch 4096 and 1024) with lr cuts.
+Each lr cut lifts BSL (Gowalla 0.176 -> 0.184 at the first); three learning rates (1e-4, 3e-4, 1e-3)
+all level off at 0.0717-0.0720 on Yelp (`-lr1e-4`, `-lr1e-3`; pools per 32 rows `-lr3e-4-g32`:
+0.0712), and Gowalla lr 3e-4 (`-lr3e-4`) gives 0.1861 against 0.1862; Yelp BSL's batch and
+per-example pools were not searched on this CPU. Hinge (margin 0.5) and BPR sit at or under MF-BPR's
+published level; their settings were not tuned. The 10-negative rows were all cut by the budget
+while still rising; their validation runs ran on this CPU under 180 s each (27-34 epochs, against
+26-77 on the GPU for the paper rows), so the gap between the two protocols at 10 negatives is partly
+the shorter training."""
 
 
 def config_name(dataset: str, loss: str, negatives: int) -> str:
