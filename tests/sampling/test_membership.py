@@ -56,3 +56,15 @@ def test_hits_in_pool_walks_either_side_with_repeats_on_both(n_users, n_items):
     pool = torch.from_numpy(rng.integers(0, n_items, 15))
     truth = [[i in positives_of(matrix)[u] for i in pool.tolist()] for u in users.tolist()]
     assert Membership(matrix).hits_in_pool(users, pool).tolist() == truth
+
+
+@pytest.mark.parametrize(("n_users", "n_items", "batch", "groups"), [(200, 10, 11, 3), (10, 200, 12, 4), (30, 30, 5, 5)])
+def test_grouped_pools_match_oracle_on_each_rows_own_pool(n_users, n_items, batch, groups):
+    # row b checks pool b // ceil(B / G); both walking directions, repeats within and across pools
+    matrix = random_interactions(n_users, n_items, 0.3, seed=5)
+    rng = np.random.default_rng(6)
+    users = torch.from_numpy(rng.integers(0, n_users, batch))
+    pools = torch.from_numpy(rng.integers(0, n_items, (groups, 9)))
+    rows_per_pool = -(-batch // groups)
+    truth = [[i in positives_of(matrix)[u] for i in pools[b // rows_per_pool].tolist()] for b, u in enumerate(users.tolist())]
+    assert Membership(matrix).hits_in_pool(users, pools).tolist() == truth

@@ -125,22 +125,20 @@ class NegativeSampler(SeededRandom, ABC):
     def collision_mask(self, users: object, items: torch.Tensor) -> torch.Tensor:
         """Bool ``[B, N]``: True where the negative is a known positive of that row's user.
 
-        ``items`` is a shared pool ``[N]`` or per-example ``[B, N]``.  Pass ``neg_mask=~collision``
+        ``items`` is a shared pool ``[N]``, grouped pools ``[G, N]`` (``G < B``, from ``group_size``)
+        or per-example ``[B, N]``.  Pass ``neg_mask=~collision``
         to the loss.  Without ``exclude`` nothing collides (all False).
         """
         users = self._check_users(users)
         items = index_tensor("items", items, self.n_items)
-        if self.group_size is not None and items.dim() == 2 and items.shape[0] != users.numel():
-            rows_per_pool = -(-users.numel() // items.shape[0])  # row r uses pool r // ceil(B / G)
-            items = items[torch.arange(users.numel()) // rows_per_pool]
-        if items.dim() not in (1, 2) or (items.dim() == 2 and items.shape[0] != users.numel()):
+        grouped = self.group_size is not None and items.dim() == 2 and items.shape[0] < users.numel()
+        if items.dim() not in (1, 2) or (items.dim() == 2 and not grouped and items.shape[0] != users.numel()):
             raise MarginRankError(f"items must be [N] or [{users.numel()}, N], got shape {tuple(items.shape)}")
-        width = items.shape[-1]
         if self.membership is None:
-            return torch.zeros(users.numel(), width, dtype=torch.bool)
-        if items.dim() == 1:
-            return self.membership.hits_in_pool(users, items)
-        return self.membership.contains(users.unsqueeze(1), items)
+            return torch.zeros(users.numel(), items.shape[-1], dtype=torch.bool)
+        if items.dim() == 2 and not grouped:
+            return self.membership.contains(users.unsqueeze(1), items)
+        return self.membership.hits_in_pool(users, items)  # one pool, or row r uses pool r // ceil(B / G)
 
     def _check_users(self, users: object) -> torch.Tensor:
         if self.membership is not None:

@@ -8,7 +8,8 @@ Two queries, each picked for its shape (measured on Yelp2018, see docs/sampling.
 - :meth:`Membership.hits_in_pool` answers "which of these N pool items are positives of which of
   these B users" (``[B, N]``) without B x N searches: it walks the adjacency lists of one side
   (the B users' rows, or the N items' columns, whichever holds fewer entries) and looks each
-  neighbour up in a count table of the other side.
+  neighbour up in a count table of the other side.  Grouped pools ``[G, N]`` (row ``b`` uses pool
+  ``b // ceil(B / G)``) offset both sides' keys by the group, so it is the same single walk.
 """
 
 from __future__ import annotations
@@ -33,18 +34,23 @@ def _neighbours(ptr: torch.Tensor, idx: torch.Tensor, nodes: torch.Tensor) -> tu
 
 
 def _links(
-    ptr: torch.Tensor, idx: torch.Tensor, nodes: torch.Tensor, others: torch.Tensor, n_others: int
+    ptr: torch.Tensor, idx: torch.Tensor, nodes: torch.Tensor, node_keys: torch.Tensor, other_keys: torch.Tensor, n_keys: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every ``(a, b)`` with ``others[b]`` adjacent to ``nodes[a]``; ``others`` may repeat values."""
-    copies = torch.bincount(others, minlength=n_others)
-    first_copy = torch.cumsum(copies, 0) - copies  # where each value's copies start in sorted(others)
-    column_in_sorted = torch.sort(others, stable=True).indices
+    """Every ``(a, b)`` with ``neighbour + node_keys[a] == other_keys[b]`` for a neighbour of ``nodes[a]``.
+
+    Keys lie in ``[0, n_keys)``; ``node_keys`` offsets each node's neighbours (zero, or its pool's
+    group times the neighbour range), and ``other_keys`` may repeat values.
+    """
+    copies = torch.bincount(other_keys, minlength=n_keys)
+    first_copy = torch.cumsum(copies, 0) - copies  # where each key's copies start in sorted(other_keys)
+    column_in_sorted = torch.sort(other_keys, stable=True).indices
     position, neighbour = _neighbours(ptr, idx, nodes)
-    linked = (copies[neighbour] > 0).nonzero().squeeze(1)
-    position, neighbour = position[linked], neighbour[linked]
-    count = copies[neighbour]
+    key = neighbour + node_keys[position]
+    linked = (copies[key] > 0).nonzero().squeeze(1)
+    position, key = position[linked], key[linked]
+    count = copies[key]
     copy_number = torch.arange(int(count.sum())) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
-    sorted_slot = torch.repeat_interleave(first_copy[neighbour], count) + copy_number
+    sorted_slot = torch.repeat_interleave(first_copy[key], count) + copy_number
     return torch.repeat_interleave(position, count), column_in_sorted[sorted_slot]
 
 
@@ -80,15 +86,27 @@ class Membership:
         return _neighbours(self.indptr, self.indices, users)
 
     def hits_in_pool(self, users: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
-        """Bool ``[B, N]``: True where ``pool[j]`` is a known positive of ``users[b]`` (either may repeat)."""
-        hits = torch.zeros(users.numel(), pool.numel(), dtype=torch.bool)
-        by_users = int(self.degree[users].sum()) + self.n_items
-        by_items = int(self._item_degree[pool].sum()) + self.n_users
+        """Bool ``[B, N]``: True where row ``b``'s pool item ``j`` is a known positive of ``users[b]``.
+
+        ``pool`` is one pool ``[N]`` for every row, or grouped pools ``[G, N]`` where row ``b``
+        uses pool ``b // ceil(B / G)`` (either side may repeat values).
+        """
+        groups = pool.view(-1, pool.shape[-1])
+        n_groups, width = groups.shape
+        row_group = torch.arange(users.numel()) // -(-users.numel() // n_groups)
+        entry_group = torch.arange(n_groups).repeat_interleave(width)
+        items = groups.flatten()
+        hits = torch.zeros(users.numel(), width, dtype=torch.bool)
+        # walk the side with fewer adjacency entries; the other side's count table is part of the cost
+        by_users = int(self.degree[users].sum()) + n_groups * self.n_items
+        by_items = int(self._item_degree[items].sum()) + n_groups * self.n_users
         if by_users <= by_items:
-            row, column = _links(self.indptr, self.indices, users, pool, self.n_items)
+            row, entry = _links(self.indptr, self.indices, users, row_group * self.n_items,
+                                entry_group * self.n_items + items, n_groups * self.n_items)
         else:
-            column, row = _links(self._item_ptr, self._item_users, pool, users, self.n_users)
-        hits[row, column] = True
+            entry, row = _links(self._item_ptr, self._item_users, items, entry_group * self.n_users,
+                                row_group * self.n_users + users, n_groups * self.n_users)
+        hits[row, entry % width] = True
         return hits
 
     def sum_over_rows(self, item_values: torch.Tensor) -> torch.Tensor:
