@@ -35,3 +35,10 @@ def test_grouped_collision_mask_uses_each_rows_pool():
 def test_group_size_needs_shared():
     with pytest.raises(MarginRankError, match="shared negatives only"):
         UniformSampler(10, 3, group_size=2)
+
+
+def test_collision_mask_names_the_accepted_shapes_for_a_wrong_one():
+    seen = sp.csr_matrix(torch.eye(6, dtype=torch.float32).numpy())
+    sampler = UniformSampler(6, 3, shared=True, group_size=2, exclude=seen, seed=0)
+    with pytest.raises(MarginRankError, match=r"grouped pools \[G, N\] or \[4, N\], got shape \(5, 3\)"):
+        sampler.collision_mask(torch.arange(4), torch.zeros(5, 3, dtype=torch.int64))

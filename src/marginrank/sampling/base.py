@@ -126,14 +126,16 @@ class NegativeSampler(SeededRandom, ABC):
         """Bool ``[B, N]``: True where the negative is a known positive of that row's user.
 
         ``items`` is a shared pool ``[N]``, grouped pools ``[G, N]`` (``G < B``, from ``group_size``)
-        or per-example ``[B, N]``.  Pass ``neg_mask=~collision``
-        to the loss.  Without ``exclude`` nothing collides (all False).
+        or per-example ``[B, N]``.  Pass ``neg_mask=~collision`` to the loss.  Without ``exclude``
+        nothing collides (all False).
         """
         users = self._check_users(users)
         items = index_tensor("items", items, self.n_items)
         grouped = self.group_size is not None and items.dim() == 2 and items.shape[0] < users.numel()
         if items.dim() not in (1, 2) or (items.dim() == 2 and not grouped and items.shape[0] != users.numel()):
-            raise MarginRankError(f"items must be [N] or [{users.numel()}, N], got shape {tuple(items.shape)}")
+            raise MarginRankError(
+                f"items must be [N], grouped pools [G, N] or [{users.numel()}, N], got shape {tuple(items.shape)}"
+            )
         if self.membership is None:
             return torch.zeros(users.numel(), items.shape[-1], dtype=torch.bool)
         if items.dim() == 2 and not grouped:
