@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from marginrank.data import read_lightgcn
 from marginrank.losses import CCL
+from marginrank.models.pooled_scores import grouped, rows_per_pool
 from marginrank.sampling import UniformSampler
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,23 +76,22 @@ def run(matrix: sp.csr_matrix, batch_size: int, max_batches: int | None, dim: in
         u = F.normalize(user_table[users], dim=-1)
         p = F.normalize(item_table[items], dim=-1)
         n = F.normalize(item_table[pools], dim=-1)  # [G, N, dim]
-        rows_per_pool = -(-users.numel() // pools.shape[0])
-        padded = F.pad(u, (0, 0, 0, rows_per_pool * pools.shape[0] - users.numel()))
-        neg_scores = torch.bmm(padded.view(pools.shape[0], rows_per_pool, -1), n.transpose(1, 2))
+        user_groups = grouped(u, pools.shape[0], rows_per_pool(users.numel(), pools))
+        neg_scores = torch.bmm(user_groups, n.transpose(1, 2))
         loss((u * p).sum(-1), neg_scores.flatten(0, 1)[: users.numel()], ~collision).backward()
 
     per_example = UniformSampler(n_items, 100, exclude=matrix, seed=1)
     shared = UniformSampler(n_items, 800, shared=True, exclude=matrix, seed=2)
-    grouped = UniformSampler(n_items, 800, shared=True, exclude=matrix, seed=3, group_size=GROUP_SIZE)
-    cases = {"a": (per_example, train_per_example), "b": (shared, train_shared), "c": (grouped, train_grouped)}
+    pooled = UniformSampler(n_items, 800, shared=True, exclude=matrix, seed=3, group_size=GROUP_SIZE)
+    cases = {"a": (per_example, train_per_example), "b": (shared, train_shared), "c": (pooled, train_grouped)}
     timing = {f"{case}_{part}": 0.0 for case in cases for part in ("sampling", "training")}
     for users, items in batches:
         for case, (sampler, train) in cases.items():
             start = time.perf_counter()
             negatives = sampler.sample(users)
-            extra = () if case == "a" else (sampler.collision_mask(users, negatives),)
+            masks = (sampler.collision_mask(users, negatives),) if sampler.shared else ()  # per example: excluded
             middle = time.perf_counter()
-            train(users, items, negatives, *extra)
+            train(users, items, negatives, *masks)
             end = time.perf_counter()
             timing[f"{case}_sampling"] += middle - start
             timing[f"{case}_training"] += end - middle
