@@ -34,7 +34,8 @@ import torch.nn.functional as F
 
 from marginrank.data import read_lightgcn
 from marginrank.losses import CCL
-from marginrank.models.pooled_scores import grouped, rows_per_pool
+from marginrank.models.pooled_scores import grouped
+from marginrank.sampling.layout import rows_per_pool
 from marginrank.sampling import UniformSampler
 
 REPO = Path(__file__).resolve().parents[1]

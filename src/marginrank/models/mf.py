@@ -14,7 +14,8 @@ from marginrank.errors import MarginRankError
 from marginrank.losses.base import require_non_negative, require_positive
 from marginrank.models.dropout import Dropout
 from marginrank.models.normalization import NormalizedLookup
-from marginrank.models.pooled_scores import PooledItemScores, rows_per_pool
+from marginrank.models.pooled_scores import PooledItemScores
+from marginrank.sampling.layout import rows_per_pool
 
 SIMILARITIES = ("cosine", "dot")
 T = TypeVar("T")

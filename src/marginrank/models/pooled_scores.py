@@ -17,13 +17,9 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from marginrank.models.normalization import normalize_backward, normalized_rows
+from marginrank.sampling.layout import rows_per_pool
 
 SPARSE_BELOW = 0.1  # fraction of nonzero score gradients under which the sparse backward is used
-
-
-def rows_per_pool(batch: int, pools: Tensor) -> int:
-    """Consecutive batch rows served by one pool: all ``B`` for a shared ``[N]``, ``ceil(B / G)`` for ``[G, N]``."""
-    return batch if pools.dim() == 1 else -(-batch // pools.shape[0])
 
 
 def sparse_product(sorted_rows: Tensor, columns: Tensor, values: Tensor, n_rows: int, dense: Tensor) -> Tensor:

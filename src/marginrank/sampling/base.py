@@ -44,7 +44,7 @@ class NegativeSampler(SeededRandom, ABC):
         seed: seed of the owned ``torch.Generator``.
         group_size: with ``shared``, the batch is cut into groups of this many consecutive rows and
             each group gets its own pool: ``sample`` returns ``[G, N]`` with ``G = ceil(B / group_size)``,
-            and row ``r`` uses pool ``r // ceil(B / G)`` (as :class:`marginrank.models.MF` does). Scoring
+            and row ``r`` uses pool ``r // ceil(B / G)`` (see :mod:`marginrank.sampling.layout`). Scoring
             stays one small matrix product per group, while every step touches many more item rows
             than one pool would (which is what lets Adam-type optimizers move them often).
     """
