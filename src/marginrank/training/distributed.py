@@ -241,8 +241,14 @@ def from_environment(device: str = "cpu", timeout_s: float | None = None) -> Pro
 
 
 def leave() -> None:
-    """Leave the process group (after a finished run), if this process joined one."""
+    """Leave the process group (after a finished run), if this process joined one.
+
+    Every rank first waits at a barrier: a rank that tears its gloo connections down while a peer
+    still uses them can make that peer abort in gloo's teardown ("terminate called without an
+    active exception"), after a run that otherwise succeeded.
+    """
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
