@@ -78,6 +78,7 @@ class RecommenderParams:
     lr_patience: int | None = None
     lr_factor: float = 0.1
     restore_best_on_lr_cut: bool = False
+    average_decay: float | None = None
     min_lr: float = 1e-6
     collapse_check: bool = True
     on_collapse: str = "warn"
@@ -103,6 +104,8 @@ class RecommenderParams:
             (self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
             (self.on_collapse in ("warn", "stop"), f"on_collapse must be 'warn' or 'stop', got {self.on_collapse!r}"),
+            (self.average_decay is None or 0.0 < self.average_decay < 1.0,
+             f"average_decay must be in (0, 1) or unset, got {self.average_decay}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -167,6 +170,7 @@ class Recommender:
             patience=p.patience if evaluator is not None else None,
             scheduler=scheduler,
             restore_best_on_lr_cut=p.restore_best_on_lr_cut,
+            average_decay=p.average_decay,
             collapse_monitor=CollapseMonitor(seed=p.seed) if p.collapse_check else None,
             on_collapse=p.on_collapse,
             run_dir=run_dir,

@@ -27,10 +27,11 @@ def test_default_job_beats_popularity(tmp_path, capsys):
     assert all("loss" in r and "examples_per_s" in r and "metrics" in r for r in log)
 
 
-def test_resume_equals_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--average-decay", "0.95"]])
+def test_resume_equals_an_uninterrupted_run(tmp_path, extra):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    assert main(["train", *QUICK, "--epochs", "4", "--patience", "10", "--out", str(straight)]) == 0
-    assert main(["train", *QUICK, "--epochs", "2", "--patience", "10", "--out", str(resumed)]) == 0
+    assert main(["train", *QUICK, *extra, "--epochs", "4", "--patience", "10", "--out", str(straight)]) == 0
+    assert main(["train", *QUICK, *extra, "--epochs", "2", "--patience", "10", "--out", str(resumed)]) == 0
     assert main(["train", "--resume", "--quiet", "--epochs", "4", "--out", str(resumed)]) == 0
     a, b = metrics_of(straight), metrics_of(resumed)
     assert a["epochs_run"] == b["epochs_run"] == 4

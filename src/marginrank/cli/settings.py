@@ -51,6 +51,7 @@ HELP = {
     "lr_patience": "reduce the learning rate after this many evaluations without improvement",
     "lr_factor": "learning-rate reduction factor",
     "restore_best_on_lr_cut": "reload the best epoch's weights at each learning-rate cut (RecBox's schedule)",
+    "average_decay": "evaluate and keep an exponential moving average of the weights with this decay (e.g. 0.999)",
     "min_lr": "lowest learning rate",
     "collapse_check": "check every epoch for signs of collapse",
     "on_collapse": "warn or stop when a collapse is detected",

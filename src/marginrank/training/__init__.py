@@ -1,5 +1,6 @@
 """Training: batches of pairs, the epoch loop, optimizers, evaluation and checkpoints."""
 
+from marginrank.training.averaging import WeightAverage
 from marginrank.training.batches import PairBatches
 from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
 from marginrank.training.evaluator import Evaluator
@@ -14,6 +15,7 @@ __all__ = [
     "PairBatches",
     "TrainResult",
     "Trainer",
+    "WeightAverage",
     "load_checkpoint",
     "make_optimizer",
     "save_checkpoint",

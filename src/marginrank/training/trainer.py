@@ -15,6 +15,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from marginrank.atomic import atomic_write_text
 from marginrank.data.interactions import Interactions
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import RankingLoss
+from marginrank.training.averaging import WeightAverage
 from marginrank.training.batches import PairBatches
 from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
 from marginrank.training.distributed import ProcessGroup
@@ -69,6 +71,9 @@ class Trainer:
     - ``grad_sync`` averages the gradients over a process group: ``"rows"`` (all-gather the touched
       embedding rows), ``"dense"`` (all-reduce whole tables) or ``"ddp"`` (DistributedDataParallel);
       see :mod:`marginrank.training.distributed`.
+    - ``average_decay`` keeps an exponential moving average of the weights
+      (:class:`~marginrank.training.averaging.WeightAverage`); evaluations, collapse checks and the
+      best epoch's snapshot then use the averaged weights, while training steps on the model's own.
     - ``run_dir`` receives ``log.jsonl`` (one line per epoch), ``last.pt`` and ``best.pt``.
     - ``time_limit`` (seconds) ends training after the first epoch that finishes past it.
     """
@@ -101,6 +106,7 @@ class Trainer:
         time_limit: float | None = None,
         grad_sync: str = "rows",
         tags: dict[str, Any] | None = None,
+        average_decay: float | None = None,
     ) -> None:
         if batch_size < 1:
             raise MarginRankError(f"batch size must be at least 1, got {batch_size}")
@@ -118,6 +124,7 @@ class Trainer:
         self.time_limit = time_limit
         self.process = process or ProcessGroup()
         self.sync = self.process.gradient_sync(model, grad_sync)
+        self.average = None if average_decay is None else WeightAverage(model, average_decay)
         self.generator = torch.Generator()
         accepted = inspect.signature(loss.forward).parameters
         self._loss_takes_groups = "pos_groups" in accepted
@@ -233,25 +240,33 @@ class Trainer:
         self.optimizer.step()
         for constraint in self.constraints:
             constraint(self.model)
+        if self.average is not None:
+            self.average.update()
         return value
 
     # --------------------------------------------------------------------------- evaluation, guards
+    def _evaluated_weights(self) -> AbstractContextManager[None]:
+        """The weights that evaluations and collapse checks see: the average where one is kept."""
+        return nullcontext() if self.average is None else self.average.applied()
+
     def _evaluate(self, record: dict[str, Any]) -> str:
         self.model.eval()
         start = time.perf_counter()
-        metrics = self.evaluator(self.model)
-        record["eval_seconds"] = time.perf_counter() - start
-        record["metrics"] = metrics
-        if self.monitor not in metrics:
-            raise MarginRankError(f"monitored metric {self.monitor!r} is not computed; available: {sorted(metrics)}")
-        value = metrics[self.monitor]
-        if self.best_epoch is None or value > self.best_metrics[self.monitor]:
-            self.best_epoch, self.best_metrics, self.stale_evaluations = self.epoch, dict(metrics), 0
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            if self.run_dir is not None and self.process.is_main:
-                save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": self.epoch, "model": self.best_state,
-                                 "metrics": metrics}, self._path("best.pt"))
-        else:
+        with self._evaluated_weights():
+            metrics = self.evaluator(self.model)
+            record["eval_seconds"] = time.perf_counter() - start
+            record["metrics"] = metrics
+            if self.monitor not in metrics:
+                raise MarginRankError(f"monitored metric {self.monitor!r} is not computed; available: {sorted(metrics)}")
+            value = metrics[self.monitor]
+            improved = self.best_epoch is None or value > self.best_metrics[self.monitor]
+            if improved:
+                self.best_epoch, self.best_metrics, self.stale_evaluations = self.epoch, dict(metrics), 0
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if improved and self.run_dir is not None and self.process.is_main:
+            save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": self.epoch, "model": self.best_state,
+                             "metrics": metrics}, self._path("best.pt"))
+        if not improved:
             self.stale_evaluations += 1
         record["best_epoch"] = self.best_epoch
         if self.scheduler is not None:
@@ -267,7 +282,8 @@ class Trainer:
 
     def _check_collapse(self, record: dict[str, Any], positives) -> str | None:
         self.model.eval()
-        report = self.collapse_monitor.check_model(self.model, positives, self.epoch)
+        with self._evaluated_weights():
+            report = self.collapse_monitor.check_model(self.model, positives, self.epoch)
         record["collapse"] = {"collapsed": report.collapsed, **report.stats}
         if not report.collapsed:
             return None
@@ -279,9 +295,12 @@ class Trainer:
         return None
 
     def restore_best(self) -> None:
-        """Load the weights of the best evaluated epoch (no-op when nothing was evaluated)."""
+        """Load the weights of the best evaluated epoch; where nothing was evaluated, the averaged
+        weights if an average is kept (otherwise the model keeps its own)."""
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+        elif self.average is not None:
+            self.average.copy_to_model()
 
     # ------------------------------------------------------------------------- files, checkpoints
     def _path(self, name: str) -> Path:
@@ -306,6 +325,7 @@ class Trainer:
             "best_metrics": self.best_metrics,
             "best_state": self.best_state,
             "stale_evaluations": self.stale_evaluations,
+            "average": None if self.average is None else self.average.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -322,6 +342,8 @@ class Trainer:
         self.history = json.loads(state["history"])
         self.best_epoch, self.best_metrics = state["best_epoch"], dict(state["best_metrics"])
         self.best_state, self.stale_evaluations = state["best_state"], state["stale_evaluations"]
+        if self.average is not None and state.get("average") is not None:
+            self.average.load_state_dict(state["average"])
 
     def save(self, path: str | Path) -> None:
         """Write a checkpoint (rank 0 only: every rank holds the same replica)."""
