@@ -15,7 +15,7 @@ from marginrank.errors import MarginRankError
 class WeightAverage:
     """``average <- d_t * average + (1 - d_t) * weights`` after every optimizer step, with
     ``d_t = min(decay, (1 + t) / (10 + t))`` at step ``t`` so that the early average is not held back
-    by the initial weights.
+    by the initial weights (the warm-up of TensorFlow's ``ExponentialMovingAverage(num_updates=t)``).
 
     Polyak averaging (Polyak & Juditsky, SIAM J. Control Optim. 1992) in its exponential form: the
     averaged weights sit near the centre of the region the last steps wander in, so an evaluation of
