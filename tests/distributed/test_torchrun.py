@@ -1,5 +1,6 @@
-"""Multi-process training under torchrun (gloo, CPU): outputs, agreement with one process, resume
-with another number of processes, and a failed or hung rank ending the job with a clear error."""
+"""Multi-process training under torchrun (gloo, CPU): outputs, agreement with one process (also with
+weight averaging), resume with another number of processes, and a failed or hung rank ending the job
+with a clear error."""
 
 from __future__ import annotations
 
@@ -102,3 +103,15 @@ def test_every_gradient_sync_averages_the_ranks_gradients():
     done = torchrun(str(HERE / "sync_worker.py"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("all gradient syncs agree") == 2
+
+
+def test_two_processes_evaluate_the_weight_average_as_one_process_does(tmp_path):
+    averaged = [*QUICK, "--average-decay", "0.9"]
+    done = torchrun("-m", "marginrank", "train", *averaged, "--out", str(tmp_path / "two"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert main(["train", *averaged, "--out", str(tmp_path / "one")]) == 0
+    one, two = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "two")
+    assert two["processes"] == 2
+    for metrics in (one, two):
+        assert metrics["recall@20"] > 1.5 * metrics["popularity"]["recall@20"]
+    assert abs(two["recall@20"] - one["recall@20"]) <= RECALL_TOLERANCE
