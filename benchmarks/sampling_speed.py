@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from marginrank.data import read_lightgcn
 from marginrank.losses import CCL
 from marginrank.models.pooled_scores import grouped
-from marginrank.sampling.layout import rows_per_pool
 from marginrank.sampling import UniformSampler
+from marginrank.sampling.layout import rows_per_pool
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "sampling_speed.json"
