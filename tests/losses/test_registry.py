@@ -8,7 +8,7 @@ from marginrank.losses import BSL, CCL, MMCL, PairwiseHinge, RankingLoss, Sample
 
 def test_available_names() -> None:
     assert available() == sorted(
-        ["bce", "bpr", "bsl", "ccl", "hinge", "max_margin", "mmcl", "mse", "sampled_softmax", "softmax"]
+        ["bce", "bpr", "bsl", "ccl", "hinge", "max_margin", "mmcl", "mse", "psl", "sampled_softmax", "softmax"]
     )
     assert all(isinstance(get(name), RankingLoss) for name in available())
 

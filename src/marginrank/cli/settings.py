@@ -20,7 +20,7 @@ from marginrank.recommender import RecommenderParams
 RUN_KEYS = {"dataset": str, "data": str, "data_root": str, "split_seed": int}
 
 HELP = {
-    "loss": "loss name (mmcl, ccl, bpr, hinge, max_margin, softmax, bsl, mse, bce)",
+    "loss": "loss name (mmcl, ccl, bpr, hinge, max_margin, softmax, bsl, psl, mse, bce)",
     "loss_params": "a loss parameter as KEY=VALUE in TOML syntax, e.g. neg_weight=700 or margins=[0.7,0.8,0.9] (repeatable)",
     "negatives": "negatives per example (or size of the shared pool)",
     "shared_negatives": "one pool of negatives per batch: scoring is one matrix product",

@@ -12,6 +12,7 @@ from marginrank.losses.max_margin import MaxMarginHinge
 from marginrank.losses.mmcl import MMCL
 from marginrank.losses.mse import MSE
 from marginrank.losses.pairwise_hinge import PairwiseHinge
+from marginrank.losses.psl import PSL
 from marginrank.losses.registry import available, get
 from marginrank.losses.sampled_softmax import SampledSoftmax
 from marginrank.losses.triplet import Triplet
@@ -24,6 +25,7 @@ __all__ = [
     "MMCL",
     "MSE",
     "MaxMarginHinge",
+    "PSL",
     "PairwiseHinge",
     "RankingLoss",
     "SampledSoftmax",

@@ -14,6 +14,7 @@ from marginrank.losses.max_margin import MaxMarginHinge
 from marginrank.losses.mmcl import MMCL
 from marginrank.losses.mse import MSE
 from marginrank.losses.pairwise_hinge import PairwiseHinge
+from marginrank.losses.psl import PSL
 from marginrank.losses.sampled_softmax import SampledSoftmax
 
 _LOSSES: dict[str, type[RankingLoss]] = {
@@ -25,6 +26,7 @@ _LOSSES: dict[str, type[RankingLoss]] = {
     "softmax": SampledSoftmax,
     "sampled_softmax": SampledSoftmax,
     "bsl": BSL,
+    "psl": PSL,
     "mse": MSE,
     "bce": BCE,
 }
