@@ -16,3 +16,12 @@ class MarginRankError(ValueError):
         super().__init__(where + message)
         self.path = path
         self.line = line
+
+
+class SettingError(MarginRankError):
+    """A setting with a bad value. ``setting`` names it, so that whoever read it from a file can
+    point at the file and line it came from."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting

@@ -28,7 +28,7 @@ from marginrank import losses
 from marginrank.atomic import atomic_write_text
 from marginrank.data import Dataset, Interactions, holdout_split
 from marginrank.data.interactions import id_index, lookup_ids
-from marginrank.errors import MarginRankError
+from marginrank.errors import MarginRankError, SettingError
 from marginrank.guards import CollapseMonitor, NormConstraint
 from marginrank.metrics import evaluate_popularity
 from marginrank.models import MF
@@ -90,27 +90,39 @@ class RecommenderParams:
     def __post_init__(self) -> None:
         self.ks = tuple(int(k) for k in self.ks)
         checks = [
-            (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
-            (self.sampler in ("uniform", "popularity"), f"sampler must be 'uniform' or 'popularity', got {self.sampler!r}"),
-            (self.similarity in ("cosine", "dot"), f"similarity must be 'cosine' or 'dot', got {self.similarity!r}"),
-            (self.negatives >= 1, f"negatives must be at least 1, got {self.negatives}"),
-            (self.dim >= 1, f"dim must be at least 1, got {self.dim}"),
-            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
-            (0.0 < self.valid_ratio < 1.0, f"valid_ratio must be in (0, 1), got {self.valid_ratio}"),
-            (self.l2 >= 0, f"l2 must be >= 0, got {self.l2}"),
-            (all(k >= 1 for k in self.ks), f"ks must be positive, got {self.ks}"),
-            (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
-            (self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
-            (self.on_collapse in ("warn", "stop"), f"on_collapse must be 'warn' or 'stop', got {self.on_collapse!r}"),
-            (self.average_decay is None or 0.0 < self.average_decay < 1.0,
+            ("protocol", self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
+            ("sampler", self.sampler in ("uniform", "popularity"), f"sampler must be 'uniform' or 'popularity', got {self.sampler!r}"),
+            ("similarity", self.similarity in ("cosine", "dot"), f"similarity must be 'cosine' or 'dot', got {self.similarity!r}"),
+            ("negatives", self.negatives >= 1, f"negatives must be at least 1, got {self.negatives}"),
+            ("dim", self.dim >= 1, f"dim must be at least 1, got {self.dim}"),
+            ("epochs", self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            ("dropout", 0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
+            ("valid_ratio", 0.0 < self.valid_ratio < 1.0, f"valid_ratio must be in (0, 1), got {self.valid_ratio}"),
+            ("l2", self.l2 >= 0, f"l2 must be >= 0, got {self.l2}"),
+            ("ks", all(k >= 1 for k in self.ks), f"ks must be positive, got {self.ks}"),
+            ("lr", self.lr > 0, f"learning rate must be positive, got {self.lr}"),
+            ("batch_size", self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
+            ("optimizer", self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
+            ("on_collapse", self.on_collapse in ("warn", "stop"), f"on_collapse must be 'warn' or 'stop', got {self.on_collapse!r}"),
+            ("average_decay", self.average_decay is None or 0.0 < self.average_decay < 1.0,
              f"average_decay must be in (0, 1) or unset, got {self.average_decay}"),
+            ("eval_every", self.eval_every >= 1, f"eval_every must be at least 1, got {self.eval_every}"),
+            ("patience", self.patience is None or self.patience >= 0, f"patience must be >= 0 or unset, got {self.patience}"),
+            ("lr_patience", self.lr_patience is None or self.lr_patience >= 0, f"lr_patience must be >= 0 or unset, got {self.lr_patience}"),
+            ("lr_factor", 0.0 < self.lr_factor < 1.0, f"lr_factor must be in (0, 1), got {self.lr_factor}"),
+            ("min_lr", self.min_lr >= 0, f"min_lr must be >= 0, got {self.min_lr}"),
+            ("time_limit", self.time_limit is None or self.time_limit > 0, f"time_limit must be > 0 seconds or unset, got {self.time_limit}"),
+            ("clip_norm", self.clip_norm is None or self.clip_norm > 0, f"clip_norm must be > 0 or unset, got {self.clip_norm}"),
+            ("seed", self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
         ]
-        for ok, message in checks:
+        for setting, ok, message in checks:
             if not ok:
-                raise MarginRankError(message)
-        losses.get(self.loss, **self.loss_params)  # an unknown loss or parameter fails here, before any work
+                raise SettingError(setting, message)
+        try:  # an unknown loss or parameter fails here, before any work
+            losses.get(self.loss, **self.loss_params)
+        except MarginRankError as error:
+            unknown_loss = str(self.loss).strip().lower() not in losses.available()
+            raise SettingError("loss" if unknown_loss else "loss_params", str(error)) from None
 
 
 class Recommender:

@@ -62,6 +62,10 @@ def test_config_file_and_options(tmp_path):
         (["--protocol", "cheat"], "protocol must be one of"),
         (["--loss", "ccl", "--loss-param", "gamma=2"], "has no parameter gamma"),
         (["--lr", "-1"], "learning rate must be positive"),
+        (["--eval-every", "0"], "eval_every must be at least 1, got 0"),
+        (["--lr-factor", "1.5"], "lr_factor must be in (0, 1), got 1.5"),
+        (["--seed", "-1"], "seed must be >= 0, got -1"),
+        (["--time-limit", "0"], "time_limit must be > 0 seconds or unset, got 0.0"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, message):
@@ -78,6 +82,44 @@ def test_bad_toml_names_the_file(tmp_path, capsys):
     config.write_text("epoch = 3\n")
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
     assert f"{config}: unknown setting(s) ['epoch']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("epochs = 2\n# the cadence\neval_every = 0\n", 3, "eval_every must be at least 1, got 0"),
+        ('loss = "ccl"\nepochs = "ten"\n', 2, "setting 'epochs' must be int, got 'ten'"),
+        ('loss = "ccl"\n\n[loss_params]\ntemperature = 0.1\n', 3, "loss 'ccl' has no parameter temperature"),
+        ('epochs = 1\nloss = "cccl"\n', 2, "unknown loss 'cccl'"),
+        ('split_seed = "a"\n', 1, "setting 'split_seed' must be a int, got 'a'"),
+    ],
+)
+def test_bad_value_in_toml_names_file_and_line(tmp_path, capsys, text, where, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    assert main(["train", "--quiet", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{config}:{where}: {message}" in err[0]
+
+
+def test_an_option_overriding_a_bad_file_value_is_not_blamed_on_the_file(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text("eval_every = 0\n")
+    assert main(["train", "--quiet", "--config", str(config), "--eval-every", "-2", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "eval_every must be at least 1, got -2" in err and str(config) not in err
+
+
+def test_split_seed_from_the_config_file_is_used(tmp_path):
+    """The option's absence must not override the file (it once defaulted to 0 and always won)."""
+    rows = "\n".join(f"u{u},i{(u * 7 + k) % 40}" for u in range(60) for k in range(6))
+    data = tmp_path / "pairs.csv"
+    data.write_text("user,item\n" + rows + "\n")
+    for seed in (0, 5):
+        config = tmp_path / f"seed{seed}.toml"
+        config.write_text(f'data = "{data}"\nsplit_seed = {seed}\nepochs = 1\nnegatives = 5\n')
+        assert main(["train", "--quiet", "--config", str(config), "--out", str(tmp_path / f"r{seed}")]) == 0
+        assert f"split_seed = {seed}" in (tmp_path / f"r{seed}" / "config.toml").read_text()
 
 
 def test_evaluate_recommend_export_plot(tmp_path, capsys):

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from marginrank import datasets, losses
+from marginrank.errors import MarginRankError
 from marginrank.guards import CollapseMonitor
 from marginrank.models import MF
 from marginrank.sampling import UniformSampler
@@ -39,6 +40,12 @@ def shrink(model):
     with torch.no_grad():
         model.user_embedding.weight.mul_(0.1)
         model.item_embedding.weight.mul_(0.1)
+
+
+@pytest.mark.parametrize("eval_every", [0, -1])
+def test_eval_every_below_one_is_a_clear_error(data, eval_every):
+    with pytest.raises(MarginRankError, match=f"eval_every must be at least 1, got {eval_every}"):
+        make_trainer(data, eval_every=eval_every)
 
 
 def test_monitor_is_silent_on_a_healthy_run(data):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from marginrank.errors import MarginRankError
+from marginrank.errors import MarginRankError, SettingError
 from marginrank.recommender import RecommenderParams
 
 RUN_KEYS = {"dataset": str, "data": str, "data_root": str, "split_seed": int}
@@ -141,29 +142,57 @@ def _parse_loss_params(items: list[str]) -> dict[str, Any]:
 
 
 def resolve(args: argparse.Namespace) -> RunSettings:
-    """Defaults < TOML (``args.config``) < options given on the command line."""
-    values: dict[str, Any] = read_toml(args.config) if getattr(args, "config", None) else {}
+    """Defaults < TOML (``args.config``) < options given on the command line.
+
+    A bad value read from the TOML file is reported with the file and the line that sets it.
+    """
+    config = getattr(args, "config", None)
+    values: dict[str, Any] = read_toml(config) if config else {}
+    from_file = set(values)
     for key in RUN_KEYS:
         given = getattr(args, key, None)
         if given is not None:
             values[key] = given
+            from_file.discard(key)
     for field in dataclasses.fields(RecommenderParams):
         given = getattr(args, field.name, None)
         if given is None:
             continue
         values[field.name] = {**values.get("loss_params", {}), **_parse_loss_params(given)} if field.name == "loss_params" else given
-    run = {key: values.pop(key) for key in list(values) if key in RUN_KEYS}
-    for key, expected in RUN_KEYS.items():
-        if key in run and not isinstance(run[key], (expected, Path)):
-            raise MarginRankError(f"setting {key!r} must be a {expected.__name__}, got {run[key]!r}")
-    _check_types(values)
+        from_file.discard(field.name)
+    try:
+        recommender, run = _typed(values)
+    except SettingError as error:
+        if error.setting not in from_file:
+            raise
+        raise MarginRankError(str(error), path=str(config), line=_line_of(Path(config), error.setting)) from None
     return RunSettings(
-        recommender=RecommenderParams(**values),
+        recommender=recommender,
         dataset=run.get("dataset"),
         data=Path(run["data"]) if run.get("data") else None,
         data_root=Path(run["data_root"]) if run.get("data_root") else None,
         split_seed=run.get("split_seed", 0),
     )
+
+
+def _typed(values: dict[str, Any]) -> tuple[RecommenderParams, dict[str, Any]]:
+    """``(RecommenderParams, run-level keys)`` from plain values; a bad one raises :class:`SettingError`."""
+    values = dict(values)
+    run = {key: values.pop(key) for key in list(values) if key in RUN_KEYS}
+    for key, expected in RUN_KEYS.items():
+        if key in run and not isinstance(run[key], (expected, Path)):
+            raise SettingError(key, f"setting {key!r} must be a {expected.__name__}, got {run[key]!r}")
+    _check_types(values)
+    return RecommenderParams(**values), run
+
+
+def _line_of(path: Path, setting: str) -> int | None:
+    """The line of ``path`` that sets ``setting`` (``key = ...`` or a ``[key]`` table), if one does."""
+    pattern = re.compile(rf"\s*(\[\s*{re.escape(setting)}\s*\]|{re.escape(setting)}\s*=)")
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
 
 
 def _check_types(values: dict[str, Any]) -> None:
@@ -175,8 +204,8 @@ def _check_types(values: dict[str, Any]) -> None:
             continue
         base = kind.split("|")[0]
         if base in accept and (not isinstance(value, accept[base]) or (base != "bool" and isinstance(value, bool))):
-            raise MarginRankError(f"setting {key!r} must be {base}, got {value!r}")
+            raise SettingError(key, f"setting {key!r} must be {base}, got {value!r}")
         if base.startswith("tuple") and not (isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value)):
-            raise MarginRankError(f"setting {key!r} must be a list of integers, got {value!r}")
+            raise SettingError(key, f"setting {key!r} must be a list of integers, got {value!r}")
         if base.startswith("dict") and not isinstance(value, dict):
-            raise MarginRankError(f"setting {key!r} must be a table, got {value!r}")
+            raise SettingError(key, f"setting {key!r} must be a table, got {value!r}")

@@ -25,11 +25,11 @@ def add_source_options(parser, *, default_dataset: str | None = "synthetic") -> 
         "(user,item[,rating[,timestamp]]) split 80/20 per user",
     )
     parser.add_argument("--data-root", type=Path, default=None, help="where named datasets live (default: $MARGINRANK_DATA or the cache)")
-    parser.add_argument("--split-seed", type=int, default=0, help="seed of the 80/20 split of a single --data file")
+    parser.add_argument("--split-seed", type=int, default=None, help="seed of the 80/20 split of a single --data file (default: 0)")
 
 
-def load_source(dataset: str | None, data: Path | None, data_root: Path | None = None, split_seed: int = 0) -> Dataset:
-    """The dataset the options name; a single delimited file is split 80/20 per user."""
+def load_source(dataset: str | None, data: Path | None, data_root: Path | None = None, split_seed: int | None = None) -> Dataset:
+    """The dataset the options name; a single delimited file is split 80/20 per user (seed 0 unless given)."""
     if data is None:
         return datasets.load(dataset or "synthetic", root=data_root)
     if data.is_dir():
@@ -38,5 +38,5 @@ def load_source(dataset: str | None, data: Path | None, data_root: Path | None =
         train, test = read_lightgcn_split(data)
         return Dataset(data.name, train, test)
     everything = read_delimited(data)
-    train, test = holdout_split(everything, 0.2, seed=split_seed)
+    train, test = holdout_split(everything, 0.2, seed=0 if split_seed is None else split_seed)
     return Dataset(data.stem, train, test)

@@ -110,6 +110,8 @@ class Trainer:
     ) -> None:
         if batch_size < 1:
             raise MarginRankError(f"batch size must be at least 1, got {batch_size}")
+        if eval_every < 1:
+            raise MarginRankError(f"eval_every must be at least 1, got {eval_every}")
         if on_collapse not in ("warn", "stop"):
             raise MarginRankError(f"on_collapse must be 'warn' or 'stop', got {on_collapse!r}")
         self.model, self.loss, self.sampler, self.optimizer = model, loss, sampler, optimizer
