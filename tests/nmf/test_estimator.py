@@ -94,10 +94,12 @@ def test_input_errors(X, mask, message):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"n_components": 0}, "n_components"),
+        ({"n_components": 0}, "n_components=0 must be an integer >= 1"),
         ({"n_components": 2, "loss": "l1"}, "loss"),
         ({"n_components": 2, "solver": "sgd"}, "solver"),
-        ({"n_components": 2, "tol": -1.0}, "tol"),
+        ({"n_components": 2, "tol": -1.0}, r"tol=-1.0 must be a number >= 0.0"),
+        ({"n_components": 2, "random_state": -1}, "random_state=-1 must be None, an integer >= 0 or a numpy Generator"),
+        ({"n_components": 2, "random_state": "seed"}, "random_state='seed' must be None"),
         ({"n_components": 2, "loss": "kullback-leibler", "solver": "hals"}, "only loss='frobenius'"),
         ({"n_components": 2, "loss": "kullback-leibler", "l2": 0.1}, "l2"),
     ],

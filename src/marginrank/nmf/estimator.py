@@ -43,7 +43,14 @@ def _check_constraints(params: dict[str, Any]) -> None:
             continue
         kind, low, inclusive = rule
         if isinstance(value, bool) or not isinstance(value, kind) or not (value >= low if inclusive else value > low):
-            raise MarginRankError(f"{name}={value!r} must be a {kind.__name__} >= {low}")
+            noun = "an integer" if kind is Integral else "a number"
+            raise MarginRankError(f"{name}={value!r} must be {noun} {'>=' if inclusive else '>'} {low}")
+    seed = params["random_state"]
+    seed_ok = seed is None or isinstance(seed, np.random.Generator) or (
+        isinstance(seed, Integral) and not isinstance(seed, bool) and seed >= 0
+    )
+    if not seed_ok:
+        raise MarginRankError(f"random_state={seed!r} must be None, an integer >= 0 or a numpy Generator")
 
 
 def _check_data(X: Any, mask: Any, n_columns: int | None = None) -> tuple[Array, Array]:
