@@ -30,3 +30,14 @@ def test_malformed_csv_exits_2(tmp_path, capsys):
     path.write_text("user,item,rating\na,b,5\nc\n")
     assert main(["inspect", "--data", str(path)]) == 2
     assert f"{path}:3:" in capsys.readouterr().err
+
+
+def test_default_cut_off_shrinks_to_a_small_catalogue(tmp_path, capsys):
+    """Three items: the default k = 20 becomes 3 instead of an error about a k nobody asked for."""
+    (tmp_path / "train.txt").write_text("0 1 2\n1 2\n")
+    (tmp_path / "test.txt").write_text("0 0\n1 0\n")
+    assert main(["inspect", "--json", "--data", str(tmp_path)]) == 0
+    baseline = json.loads(capsys.readouterr().out)["popularity"]
+    assert set(baseline) >= {"recall@3", "ndcg@3"} and not any(key.endswith("@20") for key in baseline)
+    assert main(["inspect", "--data", str(tmp_path), "-k", "20"]) == 2
+    assert "k must be between 1 and the number of items (3), got 20" in capsys.readouterr().err

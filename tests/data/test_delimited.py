@@ -40,6 +40,14 @@ def test_csv_with_header_and_string_ids(tmp_path):
     assert inter.user_index(["bob"]).tolist() == [1]
 
 
+def test_integer_ids_beyond_int64_stay_labels_sorted_numerically(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("user,item\n99999999999999999999,5\n7,5\n7,6\n")
+    inter = read_delimited(path)
+    assert inter.user_ids.tolist() == [7, 99999999999999999999]
+    assert inter.matrix.toarray().tolist() == [[1, 1], [1, 0]]
+
+
 @pytest.mark.parametrize(
     ("text", "line", "problem"),
     [

@@ -23,6 +23,7 @@ def test_reads_pairs_and_tolerates_a_user_with_no_items(tmp_path):
     [
         ("0 1 2\n1 2 x3\n", 2, "'x3' is not an integer"),
         ("0 1 2\n\n3 -4\n", 3, "negative id -4"),
+        ("0 1\n2 99999999999999999999\n", 2, "id 99999999999999999999 is too large"),
         ("0 1.5\n", 1, "'1.5' is not an integer"),
     ],
 )

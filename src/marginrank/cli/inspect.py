@@ -17,7 +17,7 @@ def register(subparsers) -> None:
         "and the full-ranking metrics of the popularity baseline.",
     )
     add_source_options(parser)
-    parser.add_argument("-k", "--ks", type=int, nargs="+", default=[20], help="cut-offs (default: 20)")
+    parser.add_argument("-k", "--ks", type=int, nargs="+", default=None, help="cut-offs (default: 20, or the number of items if fewer)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(func=run)
 
@@ -25,7 +25,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     dataset = load_source(args.dataset, args.data, args.data_root, args.split_seed)
     summary = dataset.summary()
-    baseline = evaluate_popularity(dataset.train.matrix, dataset.test.matrix, ks=args.ks)
+    ks = args.ks or [min(20, dataset.n_items)]
+    baseline = evaluate_popularity(dataset.train.matrix, dataset.test.matrix, ks=ks)
     if args.json:
         print(json.dumps({"dataset": summary, "popularity": baseline}))
         return 0

@@ -48,6 +48,9 @@ def _parse_lightgcn(path: Path) -> tuple[np.ndarray, np.ndarray]:
         except ValueError:
             bad = next(f for f in fields if not re.fullmatch(r"[+-]?\d+", f))
             raise MarginRankError(f"id {bad!r} is not an integer", path=str(path), line=number) from None
+        except OverflowError:
+            bad = next(f for f in fields if abs(int(f)) >= 2**63)
+            raise MarginRankError(f"id {bad} is too large (ids are row numbers, 0 .. n - 1)", path=str(path), line=number) from None
         if values.min() < 0:
             raise MarginRankError(f"negative id {values.min()}", path=str(path), line=number)
         users.append(values[0])
@@ -191,7 +194,9 @@ def read_delimited(
 def _encode(raw: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Raw ids -> (sorted unique ids, index per row); all-integer ids sort numerically."""
     if all(re.fullmatch(r"[+-]?\d+", value) for value in raw):
-        values = np.array([int(value) for value in raw], dtype=np.int64)
+        numbers = [int(value) for value in raw]
+        fits = all(-(2**63) <= number < 2**63 for number in numbers)
+        values = np.array(numbers, dtype=np.int64 if fits else object)  # Python ints still sort numerically
     else:
         values = np.array(raw, dtype=object)
     unique, inverse = np.unique(values, return_inverse=True)
