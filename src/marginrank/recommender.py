@@ -99,7 +99,9 @@ class RecommenderParams:
             ("dropout", 0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             ("valid_ratio", 0.0 < self.valid_ratio < 1.0, f"valid_ratio must be in (0, 1), got {self.valid_ratio}"),
             ("l2", self.l2 >= 0, f"l2 must be >= 0, got {self.l2}"),
-            ("ks", all(k >= 1 for k in self.ks), f"ks must be positive, got {self.ks}"),
+            ("ks", len(self.ks) > 0 and all(k >= 1 for k in self.ks), f"ks must be one or more positive cut-offs, got {self.ks}"),
+            ("loss_params", isinstance(self.loss_params, dict), f"loss_params must be a dict, got {self.loss_params!r}"),
+            ("device", _is_device(self.device), f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"),
             ("lr", self.lr > 0, f"learning rate must be positive, got {self.lr}"),
             ("batch_size", self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
             ("optimizer", self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
@@ -123,6 +125,15 @@ class RecommenderParams:
         except MarginRankError as error:
             unknown_loss = str(self.loss).strip().lower() not in losses.available()
             raise SettingError("loss" if unknown_loss else "loss_params", str(error)) from None
+
+
+def _is_device(name: object) -> bool:
+    """Whether ``name`` is a device string torch understands."""
+    try:
+        torch.device(name)
+    except (RuntimeError, TypeError):
+        return False
+    return isinstance(name, str)
 
 
 class Recommender:
@@ -153,6 +164,13 @@ class Recommender:
     def fit(self, data: Dataset | Interactions, *, run_dir: str | os.PathLike | None = None, resume: bool = False) -> Recommender:
         """Train; with ``run_dir`` write logs, checkpoints, ``metrics.json`` and ``model.pt`` there."""
         p = self.params
+        if not isinstance(data, (Dataset, Interactions)):
+            raise MarginRankError(
+                f"fit takes a Dataset or Interactions (see marginrank.data: read_delimited, from_dataframe, "
+                f"from_sparse); got {type(data).__name__}"
+            )
+        if torch.device(p.device).type == "cuda" and not torch.cuda.is_available():
+            raise MarginRankError(f"device {p.device!r} asked for, but this PyTorch sees no CUDA device; use device='cpu'")
         self.process = from_environment(p.device)
         train, test = (data.train, data.test) if isinstance(data, Dataset) else (data, None)
         if p.protocol == "paper" and test is None:

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from marginrank import Recommender, datasets
 from marginrank.data import read_delimited
@@ -28,6 +29,37 @@ def test_string_ids_from_a_csv(tmp_path):
     assert all(str(item).startswith("item") for item in items[0])
     with pytest.raises(MarginRankError, match="unknown user id 'user99'"):
         rec.recommend(["user99"])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"eval_every": 0}, "eval_every must be at least 1, got 0"),
+        ({"lr_factor": 1.0}, r"lr_factor must be in \(0, 1\), got 1.0"),
+        ({"patience": -1}, "patience must be >= 0 or unset, got -1"),
+        ({"min_lr": -1e-3}, "min_lr must be >= 0"),
+        ({"clip_norm": 0.0}, "clip_norm must be > 0 or unset"),
+        ({"seed": -5}, "seed must be >= 0, got -5"),
+        ({"ks": ()}, "ks must be one or more positive cut-offs"),
+        ({"loss_params": [1]}, r"loss_params must be a dict, got \[1\]"),
+        ({"device": "tpu9"}, "device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu9'"),
+    ],
+)
+def test_bad_settings_fail_before_any_work(params, message):
+    with pytest.raises(MarginRankError, match=message):
+        Recommender(**params)
+
+
+def test_fit_names_what_it_takes():
+    with pytest.raises(MarginRankError, match="fit takes a Dataset or Interactions .* got list"):
+        Recommender(epochs=1, progress=False).fit([[0, 1], [1, 2]])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_without_a_device_is_a_clear_error():
+    data = datasets.load("synthetic", n_users=40, n_items=30, mean_items_per_user=5)
+    with pytest.raises(MarginRankError, match="sees no CUDA device; use device='cpu'"):
+        Recommender(device="cuda", epochs=1, progress=False).fit(data)
 
 
 def test_unknown_option_and_unfitted_use():
