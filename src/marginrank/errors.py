@@ -1,4 +1,4 @@
-"""The one exception type marginrank raises for bad input."""
+"""The exception marginrank raises for bad input, and its subclass for a bad setting."""
 
 from __future__ import annotations
 
