@@ -228,6 +228,16 @@ def masked_logsumexp(values: Tensor, mask: Tensor | None, scale: float = 1.0) ->
     return torch.where(has_valid, lse, torch.zeros((), dtype=lse.dtype, device=lse.device)), has_valid
 
 
+def masked_log_mean_exp(values: Tensor, mask: Tensor | None, scale: float = 1.0) -> Tensor:
+    """``log mean_j exp(scale * values_j)`` over the valid entries of each row, ``[B, N] -> [B]``; a row
+    with no valid entry gives 0 (see :func:`masked_logsumexp`)."""
+    lse, has_valid = masked_logsumexp(values, mask, scale)
+    log_mean = lse - valid_count(values, mask).log()
+    if has_valid is None:
+        return log_mean
+    return torch.where(has_valid, log_mean, torch.zeros((), dtype=log_mean.dtype, device=log_mean.device))
+
+
 class ScaledLogSumExp(torch.autograd.Function):
     """``log sum_j exp(c x_j)`` per row of a ``[B, N]`` tensor, ``c > 0``, shifted by the row maximum.
 

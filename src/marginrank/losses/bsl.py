@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import Reduction, RankingLoss, masked_logsumexp, require_positive, valid_count
+from marginrank.losses.base import Reduction, RankingLoss, masked_log_mean_exp, require_positive
 
 
 class BSL(RankingLoss):
@@ -59,10 +59,7 @@ class BSL(RankingLoss):
         pos_logits = pos / self.tau1
         if pos_groups is not None:
             pos_logits = _group_log_mean_exp(pos_logits, _checked_groups(pos_groups, pos))
-        neg_lse, has_valid = masked_logsumexp(neg, mask, 1 / self.tau1)
-        neg_log_mean = neg_lse - valid_count(neg, mask).log()
-        if has_valid is not None:  # a row with no valid negative keeps only its positive term
-            neg_log_mean = torch.where(has_valid, neg_log_mean, torch.zeros_like(neg_log_mean))
+        neg_log_mean = masked_log_mean_exp(neg, mask, 1 / self.tau1)  # 0 without a valid negative
         return self.tau2 * neg_log_mean - pos_logits
 
     def extra_repr(self) -> str:

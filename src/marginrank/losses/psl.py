@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import Reduction, RankingLoss, masked_logsumexp, require_positive, valid_count
+from marginrank.losses.base import Reduction, RankingLoss, masked_log_mean_exp, require_positive
 
 
 def _log_one_plus_tanh(d: Tensor) -> Tensor:
@@ -76,11 +76,7 @@ class PSL(RankingLoss):
 
     def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None) -> Tensor:
         log_activation = LOG_ACTIVATIONS[self.activation]((neg - pos.unsqueeze(1)) / self.scale)
-        lse, has_valid = masked_logsumexp(log_activation, mask, 1 / self.temperature)
-        log_mean = lse - valid_count(neg, mask).log()
-        if has_valid is None:
-            return log_mean
-        return torch.where(has_valid, log_mean, torch.zeros((), dtype=log_mean.dtype, device=log_mean.device))
+        return masked_log_mean_exp(log_activation, mask, 1 / self.temperature)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, activation={self.activation!r}, scale={self.scale}, {super().extra_repr()}"
