@@ -17,6 +17,8 @@ import numpy as np
 from marginrank.data.interactions import Interactions
 from marginrank.errors import MarginRankError
 
+INT64 = range(-(2**63), 2**63)  # the integers an int64 array holds
+
 PathLike = str | os.PathLike
 
 
@@ -49,7 +51,7 @@ def _parse_lightgcn(path: Path) -> tuple[np.ndarray, np.ndarray]:
             bad = next(f for f in fields if not re.fullmatch(r"[+-]?\d+", f))
             raise MarginRankError(f"id {bad!r} is not an integer", path=str(path), line=number) from None
         except OverflowError:
-            bad = next(f for f in fields if abs(int(f)) >= 2**63)
+            bad = next(f for f in fields if int(f) not in INT64)
             raise MarginRankError(f"id {bad} is too large (ids are row numbers, 0 .. n - 1)", path=str(path), line=number) from None
         if values.min() < 0:
             raise MarginRankError(f"negative id {values.min()}", path=str(path), line=number)
@@ -195,7 +197,7 @@ def _encode(raw: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Raw ids -> (sorted unique ids, index per row); all-integer ids sort numerically."""
     if all(re.fullmatch(r"[+-]?\d+", value) for value in raw):
         numbers = [int(value) for value in raw]
-        fits = all(-(2**63) <= number < 2**63 for number in numbers)
+        fits = all(number in INT64 for number in numbers)
         values = np.array(numbers, dtype=np.int64 if fits else object)  # Python ints still sort numerically
     else:
         values = np.array(raw, dtype=object)
