@@ -129,11 +129,13 @@ class RecommenderParams:
 
 def _is_device(name: object) -> bool:
     """Whether ``name`` is a device string torch understands."""
+    if not isinstance(name, str):
+        return False
     try:
         torch.device(name)
-    except (RuntimeError, TypeError):
+    except RuntimeError:
         return False
-    return isinstance(name, str)
+    return True
 
 
 class Recommender:
