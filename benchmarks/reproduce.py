@@ -324,6 +324,7 @@ def main() -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds of training per run")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override settings (TOML values), e.g. lr=1e-4")
+    parser.add_argument("--unset", nargs="+", default=[], metavar="KEY", help="clear settings, e.g. lr_patience")
     parser.add_argument("--tag", default="", help="suffix of the result keys (for tuning runs)")
     parser.add_argument("--results", type=Path, default=RESULTS / "reproduce.json")
     parser.add_argument("--render-only", action="store_true", help="rewrite the markdown table from the JSON")
@@ -337,6 +338,7 @@ def main() -> int:
     names = [] if args.render_only else args.only or sorted(p.stem for p in CONFIGS.glob("*.toml"))
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
     overrides = {key: tomllib.loads(f"v = {value}")["v"] for key, _, value in (item.partition("=") for item in args.set)}
+    overrides |= dict.fromkeys(args.unset)
     for name in names:
         for protocol in args.protocols:
             result = run_row(name, protocol, args.device, args.time_limit, overrides)

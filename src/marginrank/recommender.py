@@ -37,9 +37,11 @@ from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
 from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
+from marginrank.training.schedules import cosine_decay
 from marginrank.training.trainer import Trainer, TrainResult
 
 PROTOCOLS = ("validation", "paper", "none")
+LR_SCHEDULES = ("plateau", "cosine")
 MODEL_FORMAT = "marginrank-recommender-1"
 
 
@@ -75,6 +77,7 @@ class RecommenderParams:
     ks: tuple[int, ...] = (20,)
     monitor: str = "recall@20"
     patience: int | None = 5
+    lr_schedule: str = "plateau"
     lr_patience: int | None = None
     lr_factor: float = 0.1
     restore_best_on_lr_cut: bool = False
@@ -110,9 +113,16 @@ class RecommenderParams:
              f"average_decay must be in (0, 1) or unset, got {self.average_decay}"),
             ("eval_every", self.eval_every >= 1, f"eval_every must be at least 1, got {self.eval_every}"),
             ("patience", self.patience is None or self.patience >= 0, f"patience must be >= 0 or unset, got {self.patience}"),
+            ("lr_schedule", self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"),
             ("lr_patience", self.lr_patience is None or self.lr_patience >= 0, f"lr_patience must be >= 0 or unset, got {self.lr_patience}"),
+            ("lr_patience", self.lr_schedule == "plateau" or self.lr_patience is None,
+             f"lr_patience drives the plateau schedule; unset it for lr_schedule {self.lr_schedule!r}"),
+            ("restore_best_on_lr_cut", self.lr_schedule == "plateau" or not self.restore_best_on_lr_cut,
+             f"restore_best_on_lr_cut acts on the plateau schedule's cuts, not on lr_schedule {self.lr_schedule!r}"),
             ("lr_factor", 0.0 < self.lr_factor < 1.0, f"lr_factor must be in (0, 1), got {self.lr_factor}"),
             ("min_lr", self.min_lr >= 0, f"min_lr must be >= 0, got {self.min_lr}"),
+            ("min_lr", self.lr_schedule != "cosine" or self.min_lr <= self.lr,
+             f"min_lr {self.min_lr} is above lr {self.lr}: the cosine schedule anneals from lr down to min_lr"),
             ("time_limit", self.time_limit is None or self.time_limit > 0, f"time_limit must be > 0 seconds or unset, got {self.time_limit}"),
             ("clip_norm", self.clip_norm is None or self.clip_norm > 0, f"clip_norm must be > 0 or unset, got {self.clip_norm}"),
             ("seed", self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
@@ -183,7 +193,10 @@ class Recommender:
         self.user_ids, self.item_ids, self.seen = train.user_ids, train.item_ids, train.matrix
         optimizer = make_optimizer(p.optimizer, self.model.parameters(), p.lr, sparse=p.sparse)
         scheduler = None
-        if p.lr_patience is not None and evaluator is not None:
+        if p.lr_schedule == "cosine":
+            steps_per_epoch = -(-len(fit_on) // p.batch_size)
+            scheduler = cosine_decay(optimizer, p.epochs * steps_per_epoch, p.min_lr)
+        elif p.lr_patience is not None and evaluator is not None:
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="max", factor=p.lr_factor, patience=p.lr_patience, min_lr=p.min_lr
             )

@@ -49,6 +49,7 @@ HELP = {
     "ks": "cut-offs of the metrics",
     "monitor": "metric that picks the best epoch",
     "patience": "stop after this many evaluations without improvement",
+    "lr_schedule": "plateau (cut by lr_factor after lr_patience flat evaluations) or cosine (anneal per step to min_lr over epochs)",
     "lr_patience": "reduce the learning rate after this many evaluations without improvement",
     "lr_factor": "learning-rate reduction factor",
     "restore_best_on_lr_cut": "reload the best epoch's weights at each learning-rate cut (RecBox's schedule)",

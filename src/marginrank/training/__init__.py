@@ -5,6 +5,7 @@ from marginrank.training.batches import PairBatches
 from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
+from marginrank.training.schedules import cosine_decay
 from marginrank.training.trainer import CollapseStop, CollapseWarning, Trainer, TrainResult
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "WeightAverage",
+    "cosine_decay",
     "load_checkpoint",
     "make_optimizer",
     "save_checkpoint",

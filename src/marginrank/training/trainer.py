@@ -1,5 +1,5 @@
 """The epoch loop: pairs -> sampler -> model -> loss -> optimizer, with evaluation, early stopping,
-learning-rate reduction on plateau, collapse checks, logs and atomic checkpoints.
+learning-rate schedules (cut on a plateau, or per step), collapse checks, logs and atomic checkpoints.
 
 The trainer takes built objects (model, loss, sampler, optimizer, evaluator); it never sees a
 config. Everything random it owns (batch order, negatives, dropout) is reseeded at the start of
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from marginrank.atomic import atomic_write_text
 from marginrank.data.interactions import Interactions
@@ -60,8 +61,10 @@ class Trainer:
     - ``l2`` multiplies ``model.regularization(users, pos, neg)`` (the rows the batch uses).
     - ``constraints`` (e.g. a norm constraint) run on the model after every optimizer step.
     - ``evaluator(model) -> metrics`` every ``eval_every`` epochs; ``monitor`` (e.g. ``"recall@20"``)
-      picks the best epoch, drives ``scheduler`` (ReduceLROnPlateau, mode max) and early stopping
-      after ``patience`` evaluations without improvement. ``restore_best_on_lr_cut`` reloads the best
+      picks the best epoch and drives early stopping after ``patience`` evaluations without
+      improvement. ``scheduler`` is either a ``ReduceLROnPlateau`` (mode max), stepped with the
+      monitored value at each evaluation, or any other torch schedule (e.g.
+      :func:`~marginrank.training.schedules.cosine_decay`), stepped after every optimizer step. ``restore_best_on_lr_cut`` reloads the best
       epoch's weights whenever the scheduler cuts the learning rate (RecBox's plateau schedule), so
       the lower rate starts from the best point rather than from a stale one; the optimizer state
       is kept.
@@ -93,7 +96,7 @@ class Trainer:
         eval_every: int = 1,
         monitor: str = "recall@20",
         patience: int | None = None,
-        scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
+        scheduler: LRScheduler | ReduceLROnPlateau | None = None,
         restore_best_on_lr_cut: bool = False,
         collapse_monitor: Any = None,
         on_collapse: str = "warn",
@@ -119,6 +122,8 @@ class Trainer:
         self.constraints = tuple(constraints)
         self.evaluator, self.eval_every, self.monitor, self.patience = evaluator, eval_every, monitor, patience
         self.scheduler, self.restore_best_on_lr_cut = scheduler, restore_best_on_lr_cut
+        if restore_best_on_lr_cut and scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau):
+            raise MarginRankError("restore_best_on_lr_cut acts on the cuts of a ReduceLROnPlateau, not on a per-step schedule")
         self.collapse_monitor, self.on_collapse = collapse_monitor, on_collapse
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.seed, self.progress, self.device = seed, progress, torch.device(device)
@@ -240,6 +245,8 @@ class Trainer:
         if self.clip_norm is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
         self.optimizer.step()
+        if self.scheduler is not None and not isinstance(self.scheduler, ReduceLROnPlateau):
+            self.scheduler.step()
         for constraint in self.constraints:
             constraint(self.model)
         if self.average is not None:
@@ -271,7 +278,7 @@ class Trainer:
         if not improved:
             self.stale_evaluations += 1
         record["best_epoch"] = self.best_epoch
-        if self.scheduler is not None:
+        if isinstance(self.scheduler, ReduceLROnPlateau):
             rates = [group["lr"] for group in self.optimizer.param_groups]
             self.scheduler.step(value)
             cut = any(group["lr"] < rate for group, rate in zip(self.optimizer.param_groups, rates))
