@@ -58,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     epochs = [r["epoch"] for r in records]
     figure, (loss_axis, metric_axis, hist_axis) = plt.subplots(1, 3, figsize=(15, 4.2))
     loss_axis.plot(epochs, [r["loss"] for r in records], marker="o")
-    loss_axis.set(title="training loss", xlabel="epoch", ylabel="loss")
+    loss_axis.set(title="training loss and learning rate", xlabel="epoch", ylabel="loss")
+    rate_axis = loss_axis.twinx()
+    rate_axis.plot(epochs, [r["lr"] for r in records], color="gray", linestyle="--")
+    rate_axis.set(ylabel="learning rate (dashed)", yscale="log")
     evaluated = [r for r in records if "metrics" in r]
     for key in sorted(evaluated[0]["metrics"]) if evaluated else []:
         if key.startswith(("recall@", "ndcg@")):
