@@ -77,6 +77,10 @@ def test_the_trainer_steps_a_per_step_schedule_and_resumes_it(data, tmp_path):
     assert [r["lr"] for r in again.history] == [r["lr"] for r in result.history]
     assert [r["loss"] for r in again.history] == [r["loss"] for r in result.history]
     assert resumed.scheduler.last_epoch == 4 * steps_per_epoch
+    # a resumed run keeps the schedule it started with, even when asked for more epochs
+    extended, _ = cosine_trainer(data, tmp_path / "resumed", epochs=8)
+    extended.fit(data.train, epochs=5, resume=True)
+    assert extended.history[-1]["lr"] == pytest.approx(1e-4)
 
 
 def test_restore_best_on_a_per_step_schedule_is_refused(data):

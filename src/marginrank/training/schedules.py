@@ -33,7 +33,7 @@ def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int, min_lr: flo
     if total_steps < 1:
         raise MarginRankError(f"a cosine schedule needs at least 1 step, got {total_steps}")
     rates = [group["lr"] for group in optimizer.param_groups]
-    if any(min_lr > rate for rate in rates):
+    if min_lr > min(rates):
         raise MarginRankError(f"min_lr {min_lr} is above the learning rate {min(rates)}")
-    factors = [_CosineFactor(total_steps, min_lr / rate) for rate in rates]
+    factors = [_CosineFactor(total_steps, min_lr / rate if rate > 0 else 0.0) for rate in rates]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factors)

@@ -64,10 +64,10 @@ class Trainer:
       picks the best epoch and drives early stopping after ``patience`` evaluations without
       improvement. ``scheduler`` is either a ``ReduceLROnPlateau`` (mode max), stepped with the
       monitored value at each evaluation, or any other torch schedule (e.g.
-      :func:`~marginrank.training.schedules.cosine_decay`), stepped after every optimizer step. ``restore_best_on_lr_cut`` reloads the best
-      epoch's weights whenever the scheduler cuts the learning rate (RecBox's plateau schedule), so
-      the lower rate starts from the best point rather than from a stale one; the optimizer state
-      is kept.
+      :func:`~marginrank.training.schedules.cosine_decay`), stepped after every optimizer step.
+      ``restore_best_on_lr_cut`` reloads the best epoch's weights whenever the plateau scheduler
+      cuts the learning rate (RecBox's plateau schedule), so the lower rate starts from the best
+      point rather than from a stale one; the optimizer state is kept.
     - ``collapse_monitor.check(...)`` every epoch; ``on_collapse`` is ``"warn"`` or ``"stop"``.
     - ``log_q_correction`` passes ``sampler.sample_with_log_prob``'s log-probabilities to the loss
       (sampled softmax), so that popularity-sampled negatives are not over-penalized.
