@@ -297,7 +297,16 @@ class Recommender:
         if not 1 <= k <= len(self.item_ids):
             raise MarginRankError(f"k must be between 1 and {len(self.item_ids)}, got {k}")
         items, scores = model.recommend(torch.from_numpy(users), k, exclude=self.seen if exclude_seen else None)
-        return self.item_ids[items.cpu().numpy()], scores.cpu().numpy()
+        items = items.cpu().numpy()
+        short = (items < 0).any(axis=1)
+        if short.any():  # the model pads with item -1, which must not become the last raw id
+            row = int(np.flatnonzero(short)[0])
+            available, user = int((items[row] >= 0).sum()), users[row]
+            raise MarginRankError(
+                f"user {self.user_ids[user : user + 1].tolist()[0]!r} has only {available} items left after excluding the "
+                f"{self.seen[user].nnz} seen in training; ask for k <= {available}"
+            )
+        return self.item_ids[items], scores.cpu().numpy()
 
     # ---------------------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike) -> None:

@@ -29,6 +29,12 @@ def test_string_ids_from_a_csv(tmp_path):
     assert all(str(item).startswith("item") for item in items[0])
     with pytest.raises(MarginRankError, match="unknown user id 'user99'"):
         rec.recommend(["user99"])
+    # user7 has 8 training items out of 30 (all kept: protocol "none"): 22 are left to recommend
+    items, _ = rec.recommend(["user7"], k=22)
+    seen = rec.item_ids[rec.seen[list(rec.user_ids).index("user7")].indices]
+    assert len(set(items[0])) == 22 and not set(items[0]) & set(seen)
+    with pytest.raises(MarginRankError, match="user 'user7' has only 22 items left after excluding the 8 seen in training"):
+        rec.recommend(["user7"], k=23)
 
 
 @pytest.mark.parametrize(
