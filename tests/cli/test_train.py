@@ -182,3 +182,58 @@ def test_paper_protocol_is_marked_optimistic(tmp_path):
     assert metrics["optimistic"] is True and "optimistic" in metrics["note"]
     first = json.loads((run / "log.jsonl").read_text().splitlines()[0])
     assert first["optimistic"] is True
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--dim", "32"], "--resume keeps dim = 64 (its checkpoint depends on it); got 32"),
+        (["--optimizer", "sgd"], "--resume keeps optimizer = 'adam'"),
+        (["--split-seed", "3"], "--resume keeps split_seed = 0"),
+    ],
+)
+def test_resume_refuses_what_the_checkpoint_fixes_and_keeps_the_config(tmp_path, capsys, change, message):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--epochs", "1", "--out", str(run)]) == 0
+    config = (run / "config.toml").read_text()
+    capsys.readouterr()
+    assert main(["train", "--resume", "--quiet", "--epochs", "2", *change, "--out", str(run)]) == 2
+    assert message in capsys.readouterr().err
+    assert (run / "config.toml").read_text() == config  # a refused resume leaves the run as it was
+
+
+def test_resume_without_a_checkpoint_writes_nothing(tmp_path, capsys):
+    missing = tmp_path / "missing"
+    assert main(["train", "--resume", "--quiet", "--out", str(missing)]) == 2
+    assert "no last.pt here to resume from" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_evaluate_refuses_data_that_no_longer_gives_the_training_split(tmp_path, capsys, monkeypatch):
+    rng = np.random.default_rng(0)
+    rows = [f"{u},{i}" for u in range(60) for i in rng.choice(40, 8, replace=False)]
+    data = tmp_path / "pairs.csv"
+    data.write_text("user,item\n" + "\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", *QUICK, "--data", "pairs.csv", "--out", str(run)]) == 0
+    assert f'data = "{data}"' in (run / "config.toml").read_text()  # absolute: found from anywhere
+    monkeypatch.chdir(tmp_path.parent)
+    assert main(["evaluate", str(run)]) == 0
+    with data.open("a") as handle:
+        handle.write("60,0\n60,1\n60,2\n")
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 2
+    assert "the data no longer splits into the training pairs this model was trained on" in capsys.readouterr().err
+
+
+def test_unwritable_output_paths_are_one_line_errors(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--epochs", "1", "--out", str(run)]) == 0
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(a_file / "sub")]) == 2
+    assert main(["train", *QUICK, "--out", str(a_file / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("Not a directory") == 2 and "Traceback" not in err

@@ -1,14 +1,16 @@
 """`marginrank` command: one sub-command per module in this folder.
 
 Each sub-command module exposes ``register(subparsers)``, which adds its parser and sets
-``func(args) -> int`` as the default. Bad input (a :class:`MarginRankError`) is printed as one
-line on stderr with exit status 2, never as a traceback. Under torchrun, a rank that fails says so
+``func(args) -> int`` as the default. Bad input (a :class:`MarginRankError`) and a path the system
+cannot read or write (an ``OSError``) are printed as one line on stderr with exit status 2, never
+as a traceback. Under torchrun, a rank that fails says so
 (``marginrank: rank R of W failed: ...``) and exits non-zero, and torchrun stops the other ranks.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -41,6 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except MarginRankError as error:
         print(failure_message(error, label) if label else f"marginrank: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as error:  # a path that cannot be read or written: the system's reason, no traceback
+        path = error.filename2 or error.filename  # a rename names its destination second
+        where = f"{path}: " if path else ""
+        message = f"{where}{error.strerror or error}"
+        print(failure_message(MarginRankError(message), label) if label else f"marginrank: error: {message}", file=sys.stderr)
         return 2
     except Exception as error:
         if label is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from marginrank.atomic import atomic_write_text
 from marginrank.cli.runs import CONFIG, fresh_run_dir
-from marginrank.cli.settings import add_recommender_options, resolve
+from marginrank.cli.settings import RunSettings, add_recommender_options, resolve
 from marginrank.cli.sources import add_source_options, load_source
 from marginrank.errors import MarginRankError
 from marginrank.recommender import Recommender
@@ -32,15 +32,25 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+# what a checkpoint fixes: the data and split it was trained on, the tables' shape, the optimizer state
+FIXED_ON_RESUME = ("dataset", "data", "data_root", "split_seed", "dim", "similarity", "optimizer", "sparse")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.out is None:
             raise MarginRankError("--resume needs --out, the run folder to continue")
+        if not (args.out / "last.pt").exists():
+            raise MarginRankError("no last.pt here to resume from", path=str(args.out))
         if args.config is None and (args.out / CONFIG).exists():
             args.config = args.out / CONFIG
     if args.quiet:
         args.progress = False
     settings = resolve(args)
+    _absolute_paths(settings)
+    if args.resume and (args.out / CONFIG).exists():
+        stored = _absolute_paths(resolve(argparse.Namespace(config=args.out / CONFIG)))
+        _check_unchanged(settings, stored, args.out / CONFIG)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     is_main = int(os.environ.get("RANK", "0")) == 0
     if distributed and args.out is None:
@@ -60,6 +70,22 @@ def run(args: argparse.Namespace) -> int:
         print_metrics(recommender.metrics_)
         print(f"run folder: {run_dir}")
     return 0
+
+
+def _absolute_paths(settings: RunSettings) -> RunSettings:
+    """Data paths as absolute paths, so that the run folder finds its data from any directory."""
+    settings.data = settings.data.resolve() if settings.data else None
+    settings.data_root = settings.data_root.resolve() if settings.data_root else None
+    return settings
+
+
+def _check_unchanged(settings: RunSettings, stored: RunSettings, path: Path) -> None:
+    """A resumed run may change its schedule or length, not what its checkpoint fixes."""
+    for key in FIXED_ON_RESUME:
+        before, after = (getattr(s, key) if hasattr(s, key) else getattr(s.recommender, key) for s in (stored, settings))
+        if before != after:
+            before, after = (str(v) if isinstance(v, Path) else v for v in (before, after))
+            raise MarginRankError(f"--resume keeps {key} = {before!r} (its checkpoint depends on it); got {after!r}", path=str(path))
 
 
 def print_metrics(metrics: dict) -> None:
