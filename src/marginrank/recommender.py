@@ -33,7 +33,7 @@ from marginrank.guards import CollapseMonitor, NormConstraint
 from marginrank.metrics import evaluate_popularity
 from marginrank.models import MF
 from marginrank.sampling import PopularitySampler, UniformSampler
-from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
+from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
@@ -331,6 +331,7 @@ class Recommender:
         state = load_checkpoint(path)
         if state.get("format") != MODEL_FORMAT:
             raise MarginRankError(f"not a saved Recommender (format {state.get('format')!r})", path=str(path))
+        require_entries(state, ("params", "model", "user_ids", "item_ids", "seen_indptr", "seen_indices", "metrics"), path)
         params = json.loads(state["params"])
         params["ks"] = tuple(params["ks"])
         params["device"] = "cpu"

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from marginrank import Recommender, datasets
 from marginrank.cli.main import main
@@ -149,6 +150,13 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert main(["evaluate", str(run)]) == 2
     err = capsys.readouterr().err
     assert "model.pt" in err and "not a readable marginrank checkpoint" in err and "Traceback" not in err
+    for text in ("hello\n", "this is not a model\n"):  # text trips torch's unpickler in odd ways
+        (run / "model.pt").write_text(text)
+        assert main(["evaluate", str(run)]) == 2
+        assert "not a readable marginrank checkpoint" in capsys.readouterr().err
+    torch.save({"format": "marginrank-recommender-1"}, run / "model.pt")
+    assert main(["evaluate", str(run)]) == 2
+    assert "model.pt: checkpoint lacks params, model" in capsys.readouterr().err
     (run / "last.pt").write_bytes((run / "last.pt").read_bytes()[:100])
     assert main(["train", "--resume", "--quiet", "--out", str(run)]) == 2
     assert "last.pt" in capsys.readouterr().err

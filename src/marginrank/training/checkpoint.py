@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,17 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise MarginRankError("checkpoint not found", path=str(path))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, OSError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except Exception as error:  # torch's restricted unpickler fails on foreign bytes in many ways
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        first_line = f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
         raise MarginRankError(f"not a readable marginrank checkpoint ({first_line})", path=str(path)) from None
     if not isinstance(state, dict) or "format" not in state:
         raise MarginRankError("not a marginrank checkpoint (no 'format' entry)", path=str(path))
     return state
+
+
+def require_entries(state: dict[str, Any], names: Iterable[str], path: str | os.PathLike | None) -> None:
+    """A checkpoint of the right format that lacks entries (edited, or written by hand) is a clear error."""
+    missing = [name for name in names if name not in state]
+    if missing:
+        raise MarginRankError(f"checkpoint lacks {', '.join(missing)}", path=None if path is None else str(path))

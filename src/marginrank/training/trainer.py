@@ -31,7 +31,7 @@ from marginrank.errors import MarginRankError
 from marginrank.losses.base import RankingLoss
 from marginrank.training.averaging import WeightAverage
 from marginrank.training.batches import PairBatches
-from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
+from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup
 
 CHECKPOINT_FORMAT = "marginrank-trainer-1"
@@ -337,14 +337,19 @@ class Trainer:
             "average": None if self.average is None else self.average.state_dict(),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], *, source: str | Path | None = None) -> None:
+        """Restore a :meth:`state_dict`; ``source`` (the file it came from) is named in any error."""
+        where = None if source is None else str(source)
         if state.get("format") != CHECKPOINT_FORMAT:
-            raise MarginRankError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT!r}")
+            raise MarginRankError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT!r}", path=where)
+        require_entries(state, ("epoch", "model", "optimizer", "scheduler", "history", "best_epoch", "best_metrics",
+                                "best_state", "stale_evaluations"), where)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, KeyError, ValueError) as error:
-            raise MarginRankError(f"checkpoint does not fit this model/optimizer: {str(error).splitlines()[0]}") from None
+            detail = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+            raise MarginRankError(f"checkpoint does not fit this model/optimizer: {detail}", path=where) from None
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = state["epoch"]
@@ -360,7 +365,7 @@ class Trainer:
             save_checkpoint(self.state_dict(), path)
 
     def load(self, path: str | Path) -> None:
-        self.load_state_dict(load_checkpoint(path))
+        self.load_state_dict(load_checkpoint(path), source=path)
 
 
 def _progress(total: int, description: str, enabled: bool):
