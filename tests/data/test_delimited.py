@@ -54,6 +54,7 @@ def test_integer_ids_beyond_int64_stay_labels_sorted_numerically(tmp_path):
         ("u,i\n1,2\n3\n", 3, "got 1 field"),
         ("1,2,5\n1,3,x\n", 2, "rating 'x' is not a number"),
         ("1,2,5\n1,3\n", 2, "expected 3 fields"),
+        ("0,1,abc\n0,2,5\n", 1, "rating 'abc' is not a number"),  # numbers in it: a row, not a header
     ],
 )
 def test_bad_rows_are_named(tmp_path, text, line, problem):
@@ -62,6 +63,20 @@ def test_bad_rows_are_named(tmp_path, text, line, problem):
     with pytest.raises(MarginRankError) as info:
         read_delimited(path)
     assert str(info.value).startswith(f"{path}:{line}: ") and problem in str(info.value)
+
+
+def test_a_header_of_any_names_above_numeric_rows_is_skipped(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("customer,product\n0,3\n1,4\n10,3\n")
+    inter = read_delimited(path)
+    assert inter.user_ids.tolist() == [0, 1, 10] and inter.item_ids.tolist() == [3, 4]
+
+
+def test_a_file_of_comments_only_is_a_clear_error(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("# exported 2026\n\n# nothing yet\n")
+    with pytest.raises(MarginRankError, match=r"c\.csv: no rows: every line is blank or a # comment"):
+        read_delimited(path)
 
 
 def test_like_maps_into_training_space(tmp_path):

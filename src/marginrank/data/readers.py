@@ -133,6 +133,12 @@ def _is_float(text: str) -> bool:
     return True
 
 
+def _names_above_numbers(first: list[str], second: list[str]) -> bool:
+    """Whether the first line reads as column names: no number in it, some number in the next line
+    (so ``0,1,abc`` is a row with a bad rating, and string ids without a header stay rows)."""
+    return not any(_is_float(f) for f in first) and any(_is_float(f) for f in second)
+
+
 def read_delimited(
     path: PathLike,
     *,
@@ -144,19 +150,21 @@ def read_delimited(
 
     Raw ids may be strings (MovieLens ``u.data`` works as is). ``delimiter="auto"`` picks tab,
     comma or semicolon from the first line, else whitespace; ``header=None`` detects a header line
-    (column names such as ``user_id``, or a non-numeric rating column). With ``like`` (a training
+    (known column names such as ``user_id``, or a first line without numbers above one with some). With ``like`` (a training
     set), ids are mapped into its index space: an unknown user is an error naming the line, an
     unknown item (which no model trained on ``like`` can rank) is dropped with a warning.
     """
     path = Path(path)
     numbered = [(n, line) for n, line in _lines(path) if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
+        raise MarginRankError("no rows: every line is blank or a # comment", path=str(path))
     first = numbered[0][1]
     if delimiter == "auto":
         delimiter = _sniff_delimiter(first)
     first_fields = _split_fields(first, delimiter)
     if header is None:
-        header = any(f.lower() in _HEADER_WORDS for f in first_fields) or (
-            len(first_fields) > 2 and not _is_float(first_fields[2])
+        header = any(f.lower() in _HEADER_WORDS for f in first_fields) or _names_above_numbers(
+            first_fields, _split_fields(numbered[1][1], delimiter) if len(numbered) > 1 else []
         )
     if header:
         numbered = numbered[1:]
