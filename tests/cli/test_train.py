@@ -92,7 +92,8 @@ def test_bad_toml_names_the_file(tmp_path, capsys):
         ('loss = "ccl"\nepochs = "ten"\n', 2, "setting 'epochs' must be int, got 'ten'"),
         ('loss = "ccl"\n\n[loss_params]\ntemperature = 0.1\n', 3, "loss 'ccl' has no parameter temperature"),
         ('epochs = 1\nloss = "cccl"\n', 2, "unknown loss 'cccl'"),
-        ('split_seed = "a"\n', 1, "setting 'split_seed' must be a int, got 'a'"),
+        ('split_seed = "a"\n', 1, "setting 'split_seed' must be an integer, got 'a'"),
+        ("epochs = 1\nsplit_seed = -3\n", 2, "split_seed must be >= 0, got -3"),
     ],
 )
 def test_bad_value_in_toml_names_file_and_line(tmp_path, capsys, text, where, message):

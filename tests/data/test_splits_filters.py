@@ -28,6 +28,12 @@ def test_holdout_partitions_each_user_at_the_ratio():
     assert keys(again) == keys(train) and keys(other) != keys(train)
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_holdout_seed_must_be_a_non_negative_integer(seed):
+    with pytest.raises(MarginRankError, match="the split seed must be an integer >= 0"):
+        holdout_split(random_interactions(), 0.2, seed=seed)
+
+
 def test_leave_last_out_holds_out_the_latest():
     inter = random_interactions(timestamps=True)
     train, test = leave_last_out(inter, n=1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from marginrank.cli.runs import CONFIG, load_run
-from marginrank.cli.settings import read_toml
+from marginrank.cli.settings import resolve
 from marginrank.cli.sources import load_source
 from marginrank.cli.train import print_metrics
 from marginrank.data import Interactions
@@ -42,11 +42,8 @@ def _check_training_split(recommender: Recommender, train: Interactions, config:
 
 def run(args: argparse.Namespace) -> int:
     recommender = load_run(args.run)
-    config = read_toml(args.run / CONFIG)
-    dataset = load_source(
-        config.get("dataset"), Path(config["data"]) if config.get("data") else None,
-        Path(config["data_root"]) if config.get("data_root") else None, config.get("split_seed", 0),
-    )
+    settings = resolve(argparse.Namespace(config=args.run / CONFIG))  # checked, with file:line on a bad value
+    dataset = load_source(settings.dataset, settings.data, settings.data_root, settings.split_seed)
     _check_training_split(recommender, dataset.train, args.run / CONFIG)
     ks = tuple(args.ks or recommender.params.ks)
     metrics = recommender.evaluate(dataset.test, ks)

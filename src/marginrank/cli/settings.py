@@ -181,8 +181,11 @@ def _typed(values: dict[str, Any]) -> tuple[RecommenderParams, dict[str, Any]]:
     values = dict(values)
     run = {key: values.pop(key) for key in list(values) if key in RUN_KEYS}
     for key, expected in RUN_KEYS.items():
-        if key in run and not isinstance(run[key], (expected, Path)):
-            raise SettingError(key, f"setting {key!r} must be a {expected.__name__}, got {run[key]!r}")
+        if key in run and (isinstance(run[key], bool) or not isinstance(run[key], (expected, Path))):
+            kind = "an integer" if expected is int else "a string"
+            raise SettingError(key, f"setting {key!r} must be {kind}, got {run[key]!r}")
+    if run.get("split_seed", 0) < 0:
+        raise SettingError("split_seed", f"split_seed must be >= 0, got {run['split_seed']}")
     _check_types(values)
     return RecommenderParams(**values), run
 

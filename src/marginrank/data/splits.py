@@ -32,6 +32,8 @@ def holdout_split(
     """
     if not 0.0 < test_ratio < 1.0:
         raise MarginRankError(f"test_ratio must be in (0, 1), got {test_ratio}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise MarginRankError(f"the split seed must be an integer >= 0, got {seed!r}")
     rng = np.random.default_rng(seed)
     rank = _rank_within_user(interactions.users, rng.random(len(interactions)))
     counts = interactions.user_counts()
