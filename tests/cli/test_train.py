@@ -246,3 +246,15 @@ def test_unwritable_output_paths_are_one_line_errors(tmp_path, capsys):
     assert main(["train", *QUICK, "--out", str(a_file / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("Not a directory") == 2 and "Traceback" not in err
+
+
+def test_plot_names_a_bad_option_or_log_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--epochs", "2", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["plot", str(run), "--users", "0"]) == 2
+    assert "--users must be at least 1, got 0" in capsys.readouterr().err
+    log = run / "log.jsonl"
+    log.write_text(log.read_text().splitlines()[0] + "\n[1, 2]\n")
+    assert main(["plot", str(run)]) == 2
+    assert f"{log}:2: not an epoch record" in capsys.readouterr().err

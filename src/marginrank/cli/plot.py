@@ -28,12 +28,19 @@ def read_log(run: Path) -> list[dict]:
     path = run / LOG
     if not path.exists():
         raise MarginRankError("no training log here", path=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise MarginRankError("not a training log (not UTF-8 text)", path=str(path)) from None
     records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             raise MarginRankError("not a JSON line", path=str(path), line=number) from None
+        if not isinstance(record, dict) or not {"epoch", "loss"} <= record.keys():
+            raise MarginRankError("not an epoch record (an object with 'epoch' and 'loss')", path=str(path), line=number)
+        records.append(record)
     return records
 
 
@@ -51,6 +58,8 @@ def score_samples(recommender, n_users: int, seed: int = 0) -> tuple[np.ndarray,
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.users < 1:
+        raise MarginRankError(f"--users must be at least 1, got {args.users}")
     plt = pyplot()
     records = read_log(args.run)
     recommender = load_run(args.run)
@@ -59,9 +68,10 @@ def run(args: argparse.Namespace) -> int:
     figure, (loss_axis, metric_axis, hist_axis) = plt.subplots(1, 3, figsize=(15, 4.2))
     loss_axis.plot(epochs, [r["loss"] for r in records], marker="o")
     loss_axis.set(title="training loss and learning rate", xlabel="epoch", ylabel="loss")
-    rate_axis = loss_axis.twinx()
-    rate_axis.plot(epochs, [r["lr"] for r in records], color="gray", linestyle="--")
-    rate_axis.set(ylabel="learning rate (dashed)", yscale="log")
+    if all("lr" in r for r in records):
+        rate_axis = loss_axis.twinx()
+        rate_axis.plot(epochs, [r["lr"] for r in records], color="gray", linestyle="--")
+        rate_axis.set(ylabel="learning rate (dashed)", yscale="log")
     evaluated = [r for r in records if "metrics" in r]
     for key in sorted(evaluated[0]["metrics"]) if evaluated else []:
         if key.startswith(("recall@", "ndcg@")):

@@ -120,6 +120,10 @@ def read_toml(path: Path) -> dict[str, Any]:
             table = tomllib.load(handle)
     except FileNotFoundError:
         raise MarginRankError("config file not found", path=str(path)) from None
+    except IsADirectoryError:
+        raise MarginRankError("is a directory, expected a TOML config file", path=str(path)) from None
+    except UnicodeDecodeError:
+        raise MarginRankError("not a TOML config file (not UTF-8 text)", path=str(path)) from None
     except tomllib.TOMLDecodeError as error:
         raise MarginRankError(f"invalid TOML: {error}", path=str(path)) from None
     known = set(RUN_KEYS) | {f.name for f in dataclasses.fields(RecommenderParams)}
