@@ -33,6 +33,9 @@ def test_read_long_and_dense_agree(tmp_path):
         ("row,col,value\na,b\n", 2, "expected 3 cells"),
         ("id,x,y\nr1,1,2\nr2,3\n", 3, "expected 3 cells"),
         ("id,x,y\nr1,1,nan\n", 2, "not a finite"),
+        ("id,x,x\nr1,1,2\n", 1, "column label 'x' appears twice"),
+        # long-format entries under another header read as dense rows: the repeated row says so
+        ("user,item,rating\n0,3,1.5\n1,2,2\n0,4,1\n", 4, "row label '0' again \\(first on line 2\\).*row,col,value"),
     ],
 )
 def test_malformed_csv_names_file_and_line(tmp_path, text, line, message):
@@ -41,6 +44,13 @@ def test_malformed_csv_names_file_and_line(tmp_path, text, line, message):
     with pytest.raises(MarginRankError, match=message) as caught:
         read_matrix(path)
     assert caught.value.line == line and caught.value.path == str(path)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_header(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffrow,col,value\np1,s1,2\n".encode())
+    X, rows, cols = read_matrix(path)
+    assert X.tolist() == [[2.0]] and rows == ["p1"] and cols == ["s1"]
 
 
 def test_cli_writes_factors_filled_matrix_and_plot(tmp_path, make_planted, capsys):

@@ -84,6 +84,7 @@ def test_transform_refits_rows_with_H_fixed(make_planted):
         (np.ones((2, 2)), np.ones((3, 2), bool), "mask has shape"),
         (np.ones((2, 2)), np.ones((2, 2)), "boolean"),
         (np.array([[np.inf, 1.0], [1.0, 1.0]]), None, "infinite"),
+        (np.array([[1e300, 1.0], [1.0, 1.0]]), None, "values \\(up to 1e\\+300\\) overflow float64 once squared"),
     ],
 )
 def test_input_errors(X, mask, message):
@@ -97,7 +98,8 @@ def test_input_errors(X, mask, message):
         ({"n_components": 0}, "n_components=0 must be an integer >= 1"),
         ({"n_components": 2, "loss": "l1"}, "loss"),
         ({"n_components": 2, "solver": "sgd"}, "solver"),
-        ({"n_components": 2, "tol": -1.0}, r"tol=-1.0 must be a number >= 0.0"),
+        ({"n_components": 2, "tol": -1.0}, r"tol=-1.0 must be a finite number >= 0.0"),
+        ({"n_components": 2, "l2": float("inf")}, r"l2=inf must be a finite number >= 0.0"),
         ({"n_components": 2, "random_state": -1}, "random_state=-1 must be None, an integer >= 0 or a numpy Generator"),
         ({"n_components": 2, "random_state": "seed"}, "random_state='seed' must be None"),
         ({"n_components": 2, "loss": "kullback-leibler", "solver": "hals"}, "only loss='frobenius'"),

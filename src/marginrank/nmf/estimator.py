@@ -42,8 +42,9 @@ def _check_constraints(params: dict[str, Any]) -> None:
                 raise MarginRankError(f"{name}={value!r} is not one of {sorted(rule)}")
             continue
         kind, low, inclusive = rule
-        if isinstance(value, bool) or not isinstance(value, kind) or not (value >= low if inclusive else value > low):
-            noun = "an integer" if kind is Integral else "a number"
+        in_range = value >= low if inclusive else value > low
+        if isinstance(value, bool) or not isinstance(value, kind) or not in_range or not np.isfinite(value):
+            noun = "an integer" if kind is Integral else "a finite number"
             raise MarginRankError(f"{name}={value!r} must be {noun} {'>=' if inclusive else '>'} {low}")
     seed = params["random_state"]
     seed_ok = seed is None or isinstance(seed, np.random.Generator) or (
@@ -78,6 +79,11 @@ def _check_data(X: Any, mask: Any, n_columns: int | None = None) -> tuple[Array,
         raise MarginRankError("X has infinite observed values")
     if (X[observed] < 0).any():
         raise MarginRankError(f"X has negative observed values (min {X[observed].min():g}); NMF needs X >= 0")
+    with np.errstate(over="ignore"):
+        if not np.isfinite(np.sum(np.square(X[observed]))):
+            raise MarginRankError(
+                f"X's values (up to {X[observed].max():g}) overflow float64 once squared; divide X by a constant first"
+            )
     empty_rows = np.flatnonzero(~observed.any(axis=1))
     if empty_rows.size:
         raise MarginRankError(f"{empty_rows.size} row(s) have no observed entry, e.g. row {empty_rows[0]}")

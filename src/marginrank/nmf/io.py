@@ -39,7 +39,7 @@ def read_matrix(path: str | os.PathLike[str]) -> tuple[Array, list[str], list[st
     """
     path = Path(path)
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # a spreadsheet's byte-order mark is not a label
             lines = list(csv.reader(handle))
     except OSError as error:
         raise MarginRankError(f"cannot read: {error.strerror}", path=str(path)) from None
@@ -79,7 +79,11 @@ def _read_dense(lines: list[list[str]], path: Path) -> tuple[Array, list[str], l
     col_labels = [cell.strip() for cell in lines[0][1:]]
     if not col_labels:
         raise MarginRankError("a dense CSV needs a header: a row-label cell, then column labels", path=str(path), line=1)
+    repeated = next((label for position, label in enumerate(col_labels) if label in col_labels[:position]), None)
+    if repeated is not None:
+        raise MarginRankError(f"column label {repeated!r} appears twice in the header", path=str(path), line=1)
     row_labels: list[str] = []
+    first_line: dict[str, int] = {}
     values: list[list[float]] = []
     for line, cells in enumerate(lines[1:], start=2):
         if not cells:
@@ -88,7 +92,14 @@ def _read_dense(lines: list[list[str]], path: Path) -> tuple[Array, list[str], l
             raise MarginRankError(
                 f"expected {len(col_labels) + 1} cells like the header, got {len(cells)}", path=str(path), line=line
             )
-        row_labels.append(cells[0].strip())
+        label = cells[0].strip()
+        if label in first_line:
+            raise MarginRankError(
+                f"row label {label!r} again (first on line {first_line[label]}): a dense CSV has one line per row; "
+                f"for one entry per line, use the header {','.join(LONG_HEADER)}", path=str(path), line=line,
+            )
+        first_line[label] = line
+        row_labels.append(label)
         values.append([np.nan if not cell.strip() else _number(cell, path, line) for cell in cells[1:]])
     if not values:
         raise MarginRankError("no rows after the header", path=str(path))
