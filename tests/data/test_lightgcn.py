@@ -25,6 +25,8 @@ def test_reads_pairs_and_tolerates_a_user_with_no_items(tmp_path):
         ("0 1 2\n\n3 -4\n", 3, "negative id -4"),
         ("0 1\n2 99999999999999999999\n", 2, "id 99999999999999999999 is too large"),
         ("0 1.5\n", 1, "'1.5' is not an integer"),
+        ("0 1 2\n1 2 4000000000 3\n2 1\n", 2, "item id 4000000000 is far beyond the 4 distinct item ids"),
+        ("0 1\n3000000000 2\n", 2, "user id 3000000000 is far beyond the 2 distinct user ids"),
     ],
 )
 def test_bad_lines_are_named(tmp_path, text, line, problem):

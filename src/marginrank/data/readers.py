@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ def _parse_lightgcn(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of a ``user item item ...`` file; a line with a user and no items is allowed."""
     users: list[int] = []
     items: list[np.ndarray] = []
+    line_numbers: list[int] = []
     for number, line in _lines(path):
         fields = line.split()
         if not fields:
@@ -57,8 +58,28 @@ def _parse_lightgcn(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise MarginRankError(f"negative id {values.min()}", path=str(path), line=number)
         users.append(values[0])
         items.append(values[1:])
+        line_numbers.append(number)
     counts = np.fromiter((len(row) for row in items), dtype=np.int64, count=len(items))
-    return np.repeat(np.asarray(users, dtype=np.int64), counts), np.concatenate(items)
+    pair_users, pair_items = np.repeat(np.asarray(users, dtype=np.int64), counts), np.concatenate(items)
+    pair_lines = np.repeat(np.asarray(line_numbers, dtype=np.int64), counts)
+    for kind, ids, lines in (("user", np.asarray(users, dtype=np.int64), line_numbers), ("item", pair_items, pair_lines)):
+        _check_index_space(ids, lines, kind, path)
+    return pair_users, pair_items
+
+
+def _check_index_space(ids: np.ndarray, lines: Sequence[int], kind: str, path: Path) -> None:
+    """Ids are row numbers, so the table has max id + 1 rows: an id far beyond the number of distinct
+    ids (a typo such as 4000000000) would allocate gigabytes for empty rows."""
+    if not ids.size:
+        return
+    distinct = len(np.unique(ids))
+    largest = int(ids.max())
+    if largest >= 100 * distinct + 1_000_000:
+        raise MarginRankError(
+            f"{kind} id {largest} is far beyond the {distinct:,} distinct {kind} ids in this file: ids are row "
+            f"numbers 0 .. n - 1, so it would make a table of {largest + 1:,} rows",
+            path=str(path), line=int(lines[int(ids.argmax())]),
+        )
 
 
 def read_lightgcn(path: PathLike, *, n_users: int | None = None, n_items: int | None = None) -> Interactions:
