@@ -14,6 +14,7 @@ and keeps the raw-id maps, so ``recommend`` takes and returns the ids of the sou
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -31,6 +32,7 @@ from marginrank.data.interactions import id_index, lookup_ids
 from marginrank.errors import MarginRankError, SettingError
 from marginrank.guards import CollapseMonitor, NormConstraint
 from marginrank.metrics import evaluate_popularity
+from marginrank.metrics.ranking import METRICS
 from marginrank.models import MF
 from marginrank.sampling import PopularitySampler, UniformSampler
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
@@ -126,6 +128,13 @@ class RecommenderParams:
             ("time_limit", self.time_limit is None or self.time_limit > 0, f"time_limit must be > 0 seconds or unset, got {self.time_limit}"),
             ("clip_norm", self.clip_norm is None or self.clip_norm > 0, f"clip_norm must be > 0 or unset, got {self.clip_norm}"),
             ("seed", self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
+            ("init_std", self.init_std > 0, f"init_std must be > 0, got {self.init_std}"),
+            ("max_norm", self.max_norm is None or self.max_norm > 0, f"max_norm must be > 0 or unset, got {self.max_norm}"),
+            ("group_size", self.group_size is None or self.group_size >= 1, f"group_size must be at least 1 or unset, got {self.group_size}"),
+            ("group_size", self.group_size is None or self.shared_negatives,
+             "group_size applies to shared negatives only (shared_negatives = true)"),
+            ("popularity_alpha", math.isfinite(self.popularity_alpha), f"popularity_alpha must be finite, got {self.popularity_alpha}"),
+            ("monitor", _monitor_problem(self.monitor, self.ks) is None, _monitor_problem(self.monitor, self.ks) or ""),
         ]
         for setting, ok, message in checks:
             if not ok:
@@ -135,6 +144,16 @@ class RecommenderParams:
         except MarginRankError as error:
             unknown_loss = str(self.loss).strip().lower() not in losses.available()
             raise SettingError("loss" if unknown_loss else "loss_params", str(error)) from None
+
+
+def _monitor_problem(monitor: str, ks: tuple[int, ...]) -> str | None:
+    """Why ``monitor`` (``name@k``) cannot pick the best epoch with cut-offs ``ks``, or None."""
+    name, _, k = str(monitor).partition("@")
+    if name not in METRICS or not k.isdigit():
+        return f"monitor must be a metric@k such as 'recall@20' (metrics: {', '.join(METRICS)}), got {monitor!r}"
+    if int(k) not in ks:
+        return f"monitor {monitor!r} needs {k} among the cut-offs ks {list(ks)}; add it, or monitor one of those"
+    return None
 
 
 def _is_device(name: object) -> bool:
@@ -185,6 +204,8 @@ class Recommender:
             raise MarginRankError(f"device {p.device!r} asked for, but this PyTorch sees no CUDA device; use device='cpu'")
         self.process = from_environment(p.device)
         train, test = (data.train, data.test) if isinstance(data, Dataset) else (data, None)
+        if max(p.ks) > train.n_items:
+            raise SettingError("ks", f"the cut-offs ks {list(p.ks)} go beyond the {train.n_items} items of the data; choose smaller ones")
         if p.protocol == "paper" and test is None:
             raise MarginRankError("protocol 'paper' monitors the test split: pass a Dataset with one")
         fit_on, evaluator = self._selection(train, test)

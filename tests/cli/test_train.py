@@ -258,3 +258,10 @@ def test_plot_names_a_bad_option_or_log_line(tmp_path, capsys):
     log.write_text(log.read_text().splitlines()[0] + "\n[1, 2]\n")
     assert main(["plot", str(run)]) == 2
     assert f"{log}:2: not an epoch record" in capsys.readouterr().err
+
+
+def test_a_run_that_fails_before_training_leaves_no_folder(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--ks", "5000", "--monitor", "recall@5000", "--out", str(run)]) == 2
+    assert "go beyond the 1000 items" in capsys.readouterr().err
+    assert not run.exists()

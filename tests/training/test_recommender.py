@@ -49,11 +49,25 @@ def test_string_ids_from_a_csv(tmp_path):
         ({"ks": ()}, "ks must be one or more positive cut-offs"),
         ({"loss_params": [1]}, r"loss_params must be a dict, got \[1\]"),
         ({"device": "tpu9"}, "device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu9'"),
+        ({"init_std": 0.0}, "init_std must be > 0, got 0.0"),
+        ({"max_norm": -1.0}, "max_norm must be > 0 or unset"),
+        ({"shared_negatives": True, "group_size": 0}, "group_size must be at least 1 or unset, got 0"),
+        ({"group_size": 8}, "group_size applies to shared negatives only"),
+        ({"popularity_alpha": float("nan")}, "popularity_alpha must be finite"),
+        ({"monitor": "recall"}, "monitor must be a metric@k such as 'recall@20'"),
+        ({"monitor": "auc@20"}, "monitor must be a metric@k"),
+        ({"ks": (5, 10)}, r"monitor 'recall@20' needs 20 among the cut-offs ks \[5, 10\]"),
     ],
 )
 def test_bad_settings_fail_before_any_work(params, message):
     with pytest.raises(MarginRankError, match=message):
         Recommender(**params)
+
+
+def test_cut_offs_beyond_the_catalogue_are_a_setting_error():
+    data = datasets.load("synthetic", n_users=40, n_items=15, mean_items_per_user=5)
+    with pytest.raises(MarginRankError, match=r"the cut-offs ks \[20\] go beyond the 15 items of the data"):
+        Recommender(epochs=1, progress=False).fit(data)
 
 
 def test_fit_names_what_it_takes():
