@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -41,3 +43,19 @@ def test_default_cut_off_shrinks_to_a_small_catalogue(tmp_path, capsys):
     assert set(baseline) >= {"recall@3", "ndcg@3"} and not any(key.endswith("@20") for key in baseline)
     assert main(["inspect", "--data", str(tmp_path), "-k", "20"]) == 2
     assert "k must be between 1 and the number of items (3), got 20" in capsys.readouterr().err
+
+
+def test_a_file_with_one_item_per_user_has_nothing_to_test(tmp_path, capsys):
+    path = tmp_path / "once.csv"
+    path.write_text("0,1\n1,2\n2,1\n")
+    assert main(["inspect", "--data", str(path)]) == 2
+    assert f"{path}: no user has two or more items" in capsys.readouterr().err
+
+
+def test_warnings_print_as_one_line(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("0,1\n0,1\n0,2\n1,2\n1,3\n")
+    code = f"from marginrank.cli.main import main; raise SystemExit(main(['inspect', '--data', {str(path)!r}]))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    assert done.stderr == f"marginrank: warning: {path}: 1 duplicate (user, item) pairs merged (the last occurrence is kept)\n"

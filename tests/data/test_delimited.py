@@ -54,7 +54,8 @@ def test_integer_ids_beyond_int64_stay_labels_sorted_numerically(tmp_path):
         ("u,i\n1,2\n3\n", 3, "got 1 field"),
         ("1,2,5\n1,3,x\n", 2, "rating 'x' is not a number"),
         ("1,2,5\n1,3\n", 2, "expected 3 fields"),
-        ("0,1,abc\n0,2,5\n", 1, "rating 'abc' is not a number"),  # numbers in it: a row, not a header
+        ("0,1,abc\n0,2,5\n", 1, "rating 'abc' is not a number"),
+        ("0,1,5\n1,,3\n", 2, "empty item field"),  # numbers in it: a row, not a header
     ],
 )
 def test_bad_rows_are_named(tmp_path, text, line, problem):

@@ -39,4 +39,6 @@ def load_source(dataset: str | None, data: Path | None, data_root: Path | None =
         return Dataset(data.name, train, test)
     everything = read_delimited(data)
     train, test = holdout_split(everything, 0.2, seed=0 if split_seed is None else split_seed)
+    if len(test) == 0:
+        raise MarginRankError("no user has two or more items, so the 80/20 split per user leaves nothing to test", path=str(data))
     return Dataset(data.stem, train, test)

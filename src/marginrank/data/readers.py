@@ -194,12 +194,14 @@ def read_delimited(
     rows = [(n, _split_fields(line, delimiter)) for n, line in numbered]
     width = len(rows[0][1])
     for number, fields in rows:
-        if len(fields) < 2 or any(not f for f in fields[:2]):
+        if len(fields) < 2:
             raise MarginRankError(
                 f"expected user{delimiter or ' '}item[,rating[,timestamp]], got {len(fields)} field(s)",
                 path=str(path),
                 line=number,
             )
+        if not fields[0] or not fields[1]:
+            raise MarginRankError(f"empty {'user' if not fields[0] else 'item'} field", path=str(path), line=number)
         if len(fields) != width:
             raise MarginRankError(f"expected {width} fields like the first row, got {len(fields)}", path=str(path), line=number)
     raw_users = [fields[0] for _, fields in rows]
