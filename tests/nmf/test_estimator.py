@@ -96,6 +96,8 @@ def test_input_errors(X, mask, message):
     "params, message",
     [
         ({"n_components": 0}, "n_components=0 must be an integer >= 1"),
+        ({"n_components": "2"}, "n_components='2' must be an integer >= 1"),
+        ({"n_components": 2, "tol": "1e-3"}, "tol='1e-3' must be a finite number >= 0.0"),
         ({"n_components": 2, "loss": "l1"}, "loss"),
         ({"n_components": 2, "solver": "sgd"}, "solver"),
         ({"n_components": 2, "tol": -1.0}, r"tol=-1.0 must be a finite number >= 0.0"),

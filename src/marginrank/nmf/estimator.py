@@ -42,8 +42,8 @@ def _check_constraints(params: dict[str, Any]) -> None:
                 raise MarginRankError(f"{name}={value!r} is not one of {sorted(rule)}")
             continue
         kind, low, inclusive = rule
-        in_range = value >= low if inclusive else value > low
-        if isinstance(value, bool) or not isinstance(value, kind) or not in_range or not np.isfinite(value):
+        well_typed = isinstance(value, kind) and not isinstance(value, bool)
+        if not well_typed or not (value >= low if inclusive else value > low) or not np.isfinite(value):
             noun = "an integer" if kind is Integral else "a finite number"
             raise MarginRankError(f"{name}={value!r} must be {noun} {'>=' if inclusive else '>'} {low}")
     seed = params["random_state"]
