@@ -47,6 +47,17 @@ def test_masked_negatives_are_exactly_excluded(name: str, poison: float) -> None
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_an_unmasked_nan_score_shows_in_its_row(name: str) -> None:
+    """A diverging model must not look healthy: margin losses that keep only the negatives above a
+    margin must keep a NaN one too, not drop it as 'not above'."""
+    pos, neg, _ = random_batch(4)
+    neg = neg.clone()
+    neg[1, 0] = math.nan
+    value = get(name, reduction="none")(pos, neg)
+    assert torch.isnan(value[1]) and torch.isfinite(value[torch.arange(len(value)) != 1]).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_masking_equals_dropping_the_negative(name: str) -> None:
     pos, neg, _ = random_batch(4, n_neg=6)
     mask = torch.ones_like(neg, dtype=torch.bool)
