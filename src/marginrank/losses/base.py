@@ -246,12 +246,14 @@ class ScaledLogSumExp(torch.autograd.Function):
     Four passes over the matrix (row max; shifted, scaled exp in place; row sum; one product in
     the backward, ``softmax(c x) * c * grad``) where autograd's composition takes eight plus a
     ``[B, N]`` temporary per step: on a CPU the softmax-type losses are bound by these passes.
-    A row holding ``+inf`` or NaN gives NaN.
+    A row holding ``+inf`` or NaN gives NaN; a row of ``-inf`` only gives ``-inf`` (its sum of
+    exponentials is 0) with a zero gradient, as ``torch.logsumexp`` does.
     """
 
     @staticmethod
     def forward(ctx, values: Tensor, scale: float) -> Tensor:  # type: ignore[override]
-        shift = values.amax(dim=1, keepdim=True).mul_(-scale)
+        shift = values.amax(dim=1, keepdim=True)
+        shift = shift.masked_fill_(torch.isneginf(shift), 0.0).mul_(-scale)  # no -inf - -inf = NaN
         weights = torch.add(shift, values, alpha=scale).exp_()
         sums = weights.sum(dim=1)
         ctx.save_for_backward(weights, sums)
@@ -262,7 +264,8 @@ class ScaledLogSumExp(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
         weights, sums = ctx.saved_tensors
-        return weights * (grad * ctx.scale / sums).unsqueeze(1), None
+        factor = torch.where(sums > 0, grad * ctx.scale / sums, 0.0)  # an all -inf row has no gradient
+        return weights * factor.unsqueeze(1), None
 
 
 def valid_count(neg: Tensor, mask: Tensor | None) -> Tensor:
