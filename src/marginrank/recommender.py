@@ -371,9 +371,23 @@ class Recommender:
         return rec
 
 
-def _ids_to_plain(ids: np.ndarray) -> torch.Tensor | list[str]:
-    return torch.from_numpy(ids.astype(np.int64)) if np.issubdtype(ids.dtype, np.integer) else [str(v) for v in ids]
+_PLAIN_ID_TYPES = (str, int, float, tuple)  # what a weights-only checkpoint stores as is
 
 
-def _ids_from_plain(ids: torch.Tensor | list[str]) -> np.ndarray:
-    return ids.numpy() if isinstance(ids, torch.Tensor) else np.array(ids, dtype=object)
+def _ids_to_plain(ids: np.ndarray) -> torch.Tensor | list:
+    """Raw ids in a form a weights-only checkpoint holds without loss: int64 ids as a tensor, strings,
+    big or float ids and tuples as a list; other objects by their text."""
+    if ids.dtype.kind in "iu" and (ids.size == 0 or ids.max() <= np.iinfo(np.int64).max):
+        return torch.from_numpy(ids.astype(np.int64))
+    return [value if isinstance(value, _PLAIN_ID_TYPES) else str(value) for value in ids.tolist()]
+
+
+def _ids_from_plain(ids: torch.Tensor | list) -> np.ndarray:
+    if isinstance(ids, torch.Tensor):
+        return ids.numpy()
+    if ids and all(isinstance(value, float) for value in ids):
+        return np.array(ids, dtype=np.float64)
+    restored = np.empty(len(ids), dtype=object)  # element by element: tuples stay single ids
+    for position, value in enumerate(ids):
+        restored[position] = value
+    return restored

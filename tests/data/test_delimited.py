@@ -55,7 +55,8 @@ def test_integer_ids_beyond_int64_stay_labels_sorted_numerically(tmp_path):
         ("1,2,5\n1,3,x\n", 2, "rating 'x' is not a number"),
         ("1,2,5\n1,3\n", 2, "expected 3 fields"),
         ("0,1,abc\n0,2,5\n", 1, "rating 'abc' is not a number"),
-        ("0,1,5\n1,,3\n", 2, "empty item field"),  # numbers in it: a row, not a header
+        ("0,1,5\n1,,3\n", 2, "empty item field"),
+        ("0,1,5\n1,2,nan\n", 2, "rating 'nan' is not a finite number"),  # numbers in it: a row, not a header
     ],
 )
 def test_bad_rows_are_named(tmp_path, text, line, problem):
@@ -119,3 +120,35 @@ def test_overlap_is_counted():
     a = Interactions.from_pairs([0, 0, 1], [0, 1, 1], user_ids=2, item_ids=2)
     b = Interactions.from_pairs([0, 1], [1, 0], user_ids=2, item_ids=2)
     assert a.overlap(b) == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"users": [0.7, 1.0]}, "user indices must be integers, got float64 values such as 0.7"),
+        ({"items": [True, False]}, "item indices must be integers, got bool"),
+        ({"users": [np.nan, 1.0]}, "user indices must be integers"),
+        ({"user_ids": ["a", "a"]}, "user id 'a' appears twice among the raw ids"),
+        ({"user_ids": "ab"}, "user_ids must be a count or an array of raw ids, got 'ab'"),
+        ({"ratings": [np.nan, 3.0]}, "ratings must be finite; pair 0 has nan"),
+        ({"timestamps": ["x", "y"]}, "timestamps must be numbers"),
+    ],
+)
+def test_from_pairs_never_rounds_or_guesses(arguments, message):
+    pairs = {"users": [0, 1], "items": [0, 1], "user_ids": 2, "item_ids": 2, **arguments}
+    with pytest.raises(MarginRankError, match=message):
+        Interactions.from_pairs(pairs.pop("users"), pairs.pop("items"), **pairs)
+
+
+def test_lookup_matches_ids_exactly_and_by_text_form_never_by_rounding():
+    ints = Interactions.from_pairs([0, 1], [0, 1], user_ids=[7, 9], item_ids=2)
+    assert ints.user_index([9, "7", np.int64(7), 9.0]).tolist() == [1, 0, 0, 1]
+    for wrong in (9.5, True):
+        with pytest.raises(MarginRankError, match="unknown user id"):
+            ints.user_index([wrong])
+    floats = Interactions.from_pairs([0, 1], [0, 1], user_ids=[1.5, 2.5], item_ids=2)
+    assert floats.user_index([2.5, 1.5]).tolist() == [1, 0]
+    texts = Interactions.from_pairs([0, 1], [0, 1], user_ids=["7", "x"], item_ids=2)
+    assert texts.user_index([7, "x"]).tolist() == [0, 1]
+    with pytest.raises(MarginRankError, match=r"user ids must be a flat sequence, got shape \(1, 2\)"):
+        texts.user_index([[7, "x"]])

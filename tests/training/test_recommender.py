@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from marginrank import Recommender, datasets
-from marginrank.data import read_delimited
+from marginrank.data import Interactions, read_delimited
 from marginrank.errors import MarginRankError
 
 
@@ -17,6 +17,28 @@ def test_fit_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(a_items, b_items)
     np.testing.assert_allclose(a_scores, b_scores)
     assert again.evaluate(data.test) == rec.evaluate(data.test)
+
+
+@pytest.mark.parametrize(
+    "raw_users",
+    [
+        np.array([1.5, 2.5, 3.5, 4.5]),
+        np.array([2**63 + 1, 2**63 + 2, 2**63 + 3, 2**63 + 4], dtype=np.uint64),
+        np.array(["a", "b", "c", "d"], dtype=object),
+    ],
+)
+def test_raw_ids_of_any_type_survive_save_and_load(tmp_path, raw_users):
+    rng = np.random.default_rng(1)
+    users = np.repeat(np.arange(4), 6)
+    items = np.concatenate([rng.choice(12, 6, replace=False) for _ in range(4)])
+    inter = Interactions.from_pairs(users, items, user_ids=raw_users, item_ids=12)
+    rec = Recommender(negatives=3, epochs=1, progress=False, protocol="none", ks=(3,), monitor="recall@3").fit(inter)
+    rec.save(tmp_path / "m.pt")
+    again = Recommender.load(tmp_path / "m.pt")
+    assert again.user_ids.tolist() == raw_users.tolist()
+    before, _ = rec.recommend([raw_users[2]], k=3)
+    after, _ = again.recommend([raw_users[2]], k=3)
+    assert before.tolist() == after.tolist()
 
 
 def test_string_ids_from_a_csv(tmp_path):

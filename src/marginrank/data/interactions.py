@@ -53,10 +53,8 @@ class Interactions:
 
         ``user_ids`` / ``item_ids`` may be an int n, meaning the raw ids are ``0..n-1``.
         """
-        users = np.asarray(users, dtype=np.int64)
-        items = np.asarray(items, dtype=np.int64)
-        user_ids = np.arange(user_ids) if np.isscalar(user_ids) else np.asarray(user_ids)
-        item_ids = np.arange(item_ids) if np.isscalar(item_ids) else np.asarray(item_ids)
+        users, items = _index_array(users, "user", source), _index_array(items, "item", source)
+        user_ids, item_ids = _raw_ids(user_ids, "user", source), _raw_ids(item_ids, "item", source)
         if users.shape != items.shape or users.ndim != 1:
             raise MarginRankError("users and items must be 1-D arrays of the same length", path=source)
         for name, index, size in (("user", users, len(user_ids)), ("item", items, len(item_ids))):
@@ -66,6 +64,7 @@ class Interactions:
         for name, values in extras.items():
             if values is not None and np.shape(values) != users.shape:
                 raise MarginRankError(f"{name} must have one value per pair", path=source)
+        ratings, timestamps = (None if v is None else _finite_numbers(v, name, source) for name, v in extras.items())
         # Stable sort by key keeps the order of repeats, so "last occurrence wins" is well defined.
         keys = users * len(item_ids) + items
         order = np.argsort(keys, kind="stable")
@@ -86,8 +85,8 @@ class Interactions:
             items=items[selected],
             user_ids=user_ids,
             item_ids=item_ids,
-            ratings=None if ratings is None else np.asarray(ratings, dtype=np.float64)[selected],
-            timestamps=None if timestamps is None else np.asarray(timestamps, dtype=np.float64)[selected],
+            ratings=None if ratings is None else ratings[selected],
+            timestamps=None if timestamps is None else timestamps[selected],
             source=source,
         )
 
@@ -205,19 +204,75 @@ class Interactions:
         )
 
 
+def _index_array(values, kind: str, source: str | None) -> np.ndarray:
+    """0-based indices as int64; a fraction, NaN, bool or text is an error, never rounded."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu" or array.size == 0:
+        return array.astype(np.int64)
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array) | (array != np.round(array))
+        if not bad.any():
+            return array.astype(np.int64)
+        example = array[bad][:1].tolist()[0]
+    else:
+        example = array.reshape(-1)[:1].tolist()[0]
+    raise MarginRankError(f"{kind} indices must be integers, got {array.dtype} values such as {example!r}", path=source)
+
+
+def _raw_ids(ids, kind: str, source: str | None) -> np.ndarray:
+    """The raw ids of the indices: an int n means 0..n-1; given ids must be distinct."""
+    if isinstance(ids, (int, np.integer)) and not isinstance(ids, bool):
+        return np.arange(ids)
+    if np.isscalar(ids) or isinstance(ids, bool):
+        raise MarginRankError(f"{kind}_ids must be a count or an array of raw ids, got {ids!r}", path=source)
+    ids = np.asarray(ids)
+    if len(set(ids.tolist())) != len(ids):
+        seen: set = set()
+        repeated = next(value for value in ids.tolist() if value in seen or seen.add(value))
+        raise MarginRankError(f"{kind} id {repeated!r} appears twice among the raw ids", path=source)
+    return ids
+
+
+def _finite_numbers(values, name: str, source: str | None) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MarginRankError(f"{name} must be numbers", path=source) from None
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise MarginRankError(f"{name} must be finite; pair {bad[0]} has {array[bad[0]]}", path=source)
+    return array
+
+
 def id_index(ids: np.ndarray) -> dict:
     """Raw id -> position, for :func:`lookup_ids`."""
     return {raw: index for index, raw in enumerate(ids.tolist())}
 
 
 def lookup_ids(index: dict, raw_ids, kind: str) -> np.ndarray:
-    """Map raw ids to indices; ids read from text match in either their int or str form."""
-    values = np.atleast_1d(np.asarray(raw_ids, dtype=object)).tolist()
+    """Map raw ids to indices. An id matches itself (any hashable value); ids read from text also
+    match in their int or str form (``"7"`` finds 7, 7 finds ``"7"``), but never by rounding: 1.9
+    and True are no user 1."""
+    array = np.atleast_1d(np.asarray(raw_ids, dtype=object))
+    if array.ndim != 1:
+        raise MarginRankError(f"{kind} ids must be a flat sequence, got shape {array.shape}")
     int_keys = bool(index) and isinstance(next(iter(index)), int)
-    out = np.empty(len(values), dtype=np.int64)
-    for position, value in enumerate(values):
+    out = np.empty(len(array), dtype=np.int64)
+    for position, value in enumerate(array.tolist()):
         try:
-            out[position] = index[int(value) if int_keys else str(value)]
-        except (KeyError, ValueError):
+            out[position] = _position(index, value, int_keys)
+        except (KeyError, ValueError, TypeError):
             raise MarginRankError(f"unknown {kind} id {value!r}") from None
     return out
+
+
+def _position(index: dict, value, int_keys: bool) -> int:
+    if isinstance(value, bool):
+        raise KeyError(value)
+    if value in index:
+        return index[value]
+    if int_keys:
+        if not isinstance(value, str):
+            raise KeyError(value)
+        return index[int(value)]
+    return index[str(value)]

@@ -214,6 +214,10 @@ def read_delimited(
             except ValueError:
                 number, fields = next((n, f) for n, f in rows if not _is_float(f[position]))
                 raise MarginRankError(f"{name} {fields[position]!r} is not a number", path=str(path), line=number) from None
+            infinite = np.flatnonzero(~np.isfinite(columns[name]))
+            if infinite.size:
+                number, fields = rows[infinite[0]]
+                raise MarginRankError(f"{name} {fields[position]!r} is not a finite number", path=str(path), line=number)
     if like is None:
         user_ids, users = _encode(raw_users)
         item_ids, items = _encode(raw_items)
