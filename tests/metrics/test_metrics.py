@@ -143,6 +143,37 @@ def test_bad_arguments_are_clear_errors():
         evaluate_embeddings(np.ones((3, 2)), np.ones((50, 2)), train, test)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"ks": (0, 10)}, r"ks must be one or more integers >= 1, got \[0, 10\]"),
+        ({"ks": ()}, "ks must be one or more integers >= 1"),
+        ({"ks": 10}, r"ks must be a list of cut-offs, e.g. \[10\]"),
+        ({"ks": (10.0,)}, "ks must be one or more integers"),
+        ({"chunk_size": 0}, "chunk_size must be an integer >= 1, got 0"),
+        ({"metrics": "recall"}, "metrics must be a list of names"),
+        ({"seed": 1.5}, "the tie-breaking seed must be an integer"),
+    ],
+)
+def test_bad_options_are_clear_errors(arguments, message):
+    scores, train, test = random_problem(0)
+    with pytest.raises(MarginRankError, match=message):
+        topk_metrics(scores, train, test, **{"ks": (5,), **arguments})
+
+
+def test_a_diverged_model_is_an_error_not_a_zero_score():
+    scores, train, test = random_problem(1)
+    users, items = np.random.default_rng(0).normal(size=(60, 4)), np.random.default_rng(1).normal(size=(50, 4))
+    items[7, 2] = np.nan
+    with pytest.raises(MarginRankError, match="item_emb holds NaN or infinite values"):
+        evaluate_embeddings(users, items, train, test)
+    scores[3, 3] = np.nan
+    with pytest.raises(MarginRankError, match="scores hold NaN"):
+        topk_metrics(scores, train, test)
+    scores[3, 3] = -np.inf  # an excluded item is fine
+    assert topk_metrics(scores, train, test, (5,))["recall@5"] >= 0
+
+
 def test_popularity_baseline_ranks_by_training_counts():
     train = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 0]], dtype=np.float32))
     test = sp.csr_matrix(np.array([[0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=np.float32))

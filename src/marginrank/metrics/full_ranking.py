@@ -10,7 +10,8 @@ kept, never the whole score matrix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,10 +28,12 @@ class MetricSums:
     """Running sums of per-user metrics at several cut-offs; ``result()`` gives the means."""
 
     def __init__(self, ks: Sequence[int], metrics: Sequence[str] = METRIC_NAMES) -> None:
+        if isinstance(metrics, str):
+            raise MarginRankError(f"metrics must be a list of names, e.g. [{metrics!r}], got the string {metrics!r}")
         unknown = set(metrics) - set(METRICS)
         if unknown:
             raise MarginRankError(f"unknown metric(s) {sorted(unknown)}; known: {list(METRICS)}")
-        self.ks = tuple(sorted(set(int(k) for k in ks)))
+        self.ks = tuple(sorted(set(cut_offs(ks))))
         self.metrics = tuple(metrics)
         self.sums = {f"{name}@{k}": 0.0 for name in self.metrics for k in self.ks}
         self.n_users = 0
@@ -48,6 +51,16 @@ class MetricSums:
         if self.n_users == 0:
             raise MarginRankError("no user has test items: nothing to evaluate")
         return {key: value / self.n_users for key, value in self.sums.items()}
+
+
+def cut_offs(ks: Sequence[int]) -> tuple[int, ...]:
+    """``ks`` as a tuple of positive integers; anything else is a clear error."""
+    if isinstance(ks, (str, bytes)) or not isinstance(ks, Iterable):
+        raise MarginRankError(f"ks must be a list of cut-offs, e.g. [{ks!r}], got {ks!r}")
+    ks = tuple(ks)
+    if not ks or not all(isinstance(k, Integral) and not isinstance(k, bool) and k >= 1 for k in ks):
+        raise MarginRankError(f"ks must be one or more integers >= 1, got {list(ks)}")
+    return tuple(int(k) for k in ks)
 
 
 _MASK40 = (1 << 40) - 1
@@ -79,6 +92,8 @@ class FullRanker:
             raise MarginRankError(f"train {train.shape} and test {test.shape} must have the same shape")
         if ties not in ("random", "pessimistic"):
             raise MarginRankError(f"ties must be 'random' or 'pessimistic', got {ties!r}")
+        if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**63:
+            raise MarginRankError(f"the tie-breaking seed must be an integer in 0 .. 2**63 - 1, got {seed!r}")
         self.n_users, self.n_items = train.shape
         if not 1 <= k_max <= self.n_items:
             raise MarginRankError(f"k must be between 1 and the number of items ({self.n_items}), got {k_max}")
@@ -176,6 +191,14 @@ def _as_tensor(values: ArrayLike, name: str) -> torch.Tensor:
     return tensor.to(torch.float32)
 
 
+def _embeddings(values: ArrayLike, name: str) -> torch.Tensor:
+    """Like :func:`_as_tensor`; a NaN or infinite entry (a diverged model) is an error, not a 0 score."""
+    tensor = _as_tensor(values, name)
+    if not torch.isfinite(tensor).all():
+        raise MarginRankError(f"{name} holds NaN or infinite values: the model diverged, nothing to rank")
+    return tensor
+
+
 def topk_metrics(
     scores: ArrayLike,
     train: sp.spmatrix,
@@ -193,7 +216,9 @@ def topk_metrics(
     ``"map@20"`` (one per metric and k), averaged over users with at least one test item.
     """
     scores = _as_tensor(scores, "scores")
-    ranker = FullRanker(train, test, max(ks), seed=seed, ties=ties)
+    if torch.isnan(scores).any():
+        raise MarginRankError("scores hold NaN: rank with -inf for excluded items, and check the model for divergence")
+    ranker = FullRanker(train, test, max(cut_offs(ks)), seed=seed, ties=ties)
     if tuple(scores.shape) != (ranker.n_users, ranker.n_items):
         raise MarginRankError(f"scores shape {tuple(scores.shape)} differs from train {ranker.train.shape}")
     return _sum_over_chunks(
@@ -241,12 +266,12 @@ def evaluate_embeddings_sums(
     users: np.ndarray | None = None,
 ) -> MetricSums:
     """Like :func:`evaluate_embeddings`, returning the un-averaged sums (to merge across processes)."""
-    user_emb, item_emb = _as_tensor(user_emb, "user_emb"), _as_tensor(item_emb, "item_emb")
+    user_emb, item_emb = _embeddings(user_emb, "user_emb"), _embeddings(item_emb, "item_emb")
     if similarity == "cosine":
         user_emb, item_emb = F.normalize(user_emb, dim=1), F.normalize(item_emb, dim=1)
     elif similarity != "dot":
         raise MarginRankError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")
-    ranker = FullRanker(train, test, max(ks), seed=seed, ties=ties)
+    ranker = FullRanker(train, test, max(cut_offs(ks)), seed=seed, ties=ties)
     if user_emb.shape[0] != ranker.n_users or item_emb.shape[0] != ranker.n_items:
         raise MarginRankError(
             f"embeddings ({user_emb.shape[0]} users, {item_emb.shape[0]} items) do not match "
@@ -278,6 +303,8 @@ def _sum_over_chunks(
     users: np.ndarray | None = None,
 ) -> MetricSums:
     """Metric sums over the test users (optionally only ``users``), ``chunk_size`` score rows at a time."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral) or chunk_size < 1:
+        raise MarginRankError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
     evaluated = ranker.users_to_evaluate()
     if users is not None:
         evaluated = np.intersect1d(evaluated, np.asarray(users, dtype=np.int64))
@@ -306,5 +333,5 @@ def evaluate_popularity(
 ) -> dict[str, float]:
     """Full-ranking metrics of recommending the most popular unseen items to everyone."""
     counts = torch.from_numpy(popularity_scores(train))
-    ranker = FullRanker(train, test, max(ks), seed=seed, ties=ties)
+    ranker = FullRanker(train, test, max(cut_offs(ks)), seed=seed, ties=ties)
     return _sum_over_chunks(ranker, lambda chunk: counts.repeat(len(chunk), 1), ks, metrics, chunk_size).result()
