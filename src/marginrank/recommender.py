@@ -17,7 +17,8 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass, field, fields
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,8 @@ class RecommenderParams:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        self.ks = tuple(int(k) for k in self.ks)
+        for setting in fields(self):
+            setattr(self, setting.name, _typed(setting, getattr(self, setting.name)))
         checks = [
             ("protocol", self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
             ("sampler", self.sampler in ("uniform", "popularity"), f"sampler must be 'uniform' or 'popularity', got {self.sampler!r}"),
@@ -105,7 +107,6 @@ class RecommenderParams:
             ("valid_ratio", 0.0 < self.valid_ratio < 1.0, f"valid_ratio must be in (0, 1), got {self.valid_ratio}"),
             ("l2", self.l2 >= 0, f"l2 must be >= 0, got {self.l2}"),
             ("ks", len(self.ks) > 0 and all(k >= 1 for k in self.ks), f"ks must be one or more positive cut-offs, got {self.ks}"),
-            ("loss_params", isinstance(self.loss_params, dict), f"loss_params must be a dict, got {self.loss_params!r}"),
             ("device", _is_device(self.device), f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"),
             ("lr", self.lr > 0, f"learning rate must be positive, got {self.lr}"),
             ("batch_size", self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
@@ -133,7 +134,6 @@ class RecommenderParams:
             ("group_size", self.group_size is None or self.group_size >= 1, f"group_size must be at least 1 or unset, got {self.group_size}"),
             ("group_size", self.group_size is None or self.shared_negatives,
              "group_size applies to shared negatives only (shared_negatives = true)"),
-            ("popularity_alpha", math.isfinite(self.popularity_alpha), f"popularity_alpha must be finite, got {self.popularity_alpha}"),
             ("monitor", _monitor_problem(self.monitor, self.ks) is None, _monitor_problem(self.monitor, self.ks) or ""),
         ]
         for setting, ok, message in checks:
@@ -144,6 +144,36 @@ class RecommenderParams:
         except MarginRankError as error:
             unknown_loss = str(self.loss).strip().lower() not in losses.available()
             raise SettingError("loss" if unknown_loss else "loss_params", str(error)) from None
+
+
+_KINDS = {"int": Integral, "float": Real, "str": str, "bool": bool}
+
+
+def field_kind(setting: Field) -> str:
+    """A setting's annotation as text without spaces, e.g. ``"int|None"``."""
+    return str(setting.type).replace(" ", "")
+
+
+def _typed(setting: Field, value: Any) -> Any:
+    """``value`` as the plain Python type ``setting`` declares (numpy numbers welcome); a value of
+    another type, or a float that is not finite, is a :class:`SettingError` naming the setting."""
+    kind = field_kind(setting)
+    if kind.endswith("|None") and value is None:
+        return None
+    base, name = kind.split("|")[0], setting.name
+    if base in _KINDS:
+        if not isinstance(value, _KINDS[base]) or (base != "bool" and isinstance(value, (bool, np.bool_))):
+            raise SettingError(name, f"setting {name!r} must be {base}, got {value!r}")
+        if base == "float" and not math.isfinite(value):
+            raise SettingError(name, f"setting {name!r} must be a finite number, got {value!r}")
+        return {"int": int, "float": float}.get(base, lambda plain: plain)(value)
+    if base.startswith("tuple"):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in value):
+            raise SettingError(name, f"setting {name!r} must be a list of integers, got {value!r}")
+        return tuple(int(v) for v in value)
+    if base.startswith("dict") and not isinstance(value, dict):
+        raise SettingError(name, f"setting {name!r} must be a table, got {value!r}")
+    return value
 
 
 def _monitor_problem(monitor: str, ks: tuple[int, ...]) -> str | None:

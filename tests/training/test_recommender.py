@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from marginrank import Recommender, datasets
+from marginrank.recommender import RecommenderParams
 from marginrank.data import Interactions, read_delimited
 from marginrank.errors import MarginRankError
 
@@ -69,13 +70,17 @@ def test_string_ids_from_a_csv(tmp_path):
         ({"clip_norm": 0.0}, "clip_norm must be > 0 or unset"),
         ({"seed": -5}, "seed must be >= 0, got -5"),
         ({"ks": ()}, "ks must be one or more positive cut-offs"),
-        ({"loss_params": [1]}, r"loss_params must be a dict, got \[1\]"),
+        ({"loss_params": [1]}, r"setting 'loss_params' must be a table, got \[1\]"),
+        ({"negatives": "10"}, "setting 'negatives' must be int, got '10'"),
+        ({"lr": float("inf")}, "setting 'lr' must be a finite number, got inf"),
+        ({"ks": 20}, "setting 'ks' must be a list of integers, got 20"),
+        ({"seed": 1.5}, "setting 'seed' must be int, got 1.5"),
         ({"device": "tpu9"}, "device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu9'"),
         ({"init_std": 0.0}, "init_std must be > 0, got 0.0"),
         ({"max_norm": -1.0}, "max_norm must be > 0 or unset"),
         ({"shared_negatives": True, "group_size": 0}, "group_size must be at least 1 or unset, got 0"),
         ({"group_size": 8}, "group_size applies to shared negatives only"),
-        ({"popularity_alpha": float("nan")}, "popularity_alpha must be finite"),
+        ({"popularity_alpha": float("nan")}, "setting .popularity_alpha. must be a finite number"),
         ({"monitor": "recall"}, "monitor must be a metric@k such as 'recall@20'"),
         ({"monitor": "auc@20"}, "monitor must be a metric@k"),
         ({"ks": (5, 10)}, r"monitor 'recall@20' needs 20 among the cut-offs ks \[5, 10\]"),
@@ -109,3 +114,9 @@ def test_unknown_option_and_unfitted_use():
         Recommender(negative=3)
     with pytest.raises(MarginRankError, match="not fitted"):
         Recommender().recommend([0])
+
+
+def test_numpy_numbers_are_taken_as_plain_settings():
+    params = RecommenderParams(seed=np.int64(3), lr=np.float32(0.01), ks=[np.int64(10), 20], negatives=np.int32(5))
+    assert (params.seed, params.negatives, params.ks) == (3, 5, (10, 20))
+    assert type(params.seed) is int and type(params.lr) is float

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from marginrank.errors import MarginRankError, SettingError
-from marginrank.recommender import RecommenderParams
+from marginrank.recommender import RecommenderParams, field_kind
 
 RUN_KEYS = {"dataset": str, "data": str, "data_root": str, "split_seed": int}
 
@@ -93,15 +93,11 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _field_kind(field: dataclasses.Field) -> str:
-    return str(field.type).replace(" ", "")
-
-
 def add_recommender_options(parser: argparse.ArgumentParser) -> None:
     """One option per RecommenderParams field, defaulting to None (= not given)."""
     for field in dataclasses.fields(RecommenderParams):
         flag = "--" + field.name.replace("_", "-")
-        kind = _field_kind(field)
+        kind = field_kind(field)
         help_text = HELP.get(field.name, "")
         if field.name == "loss_params":
             parser.add_argument("--loss-param", dest="loss_params", action="append", metavar="KEY=VALUE", help=help_text)
@@ -190,7 +186,6 @@ def _typed(values: dict[str, Any]) -> tuple[RecommenderParams, dict[str, Any]]:
             raise SettingError(key, f"setting {key!r} must be {kind}, got {run[key]!r}")
     if run.get("split_seed", 0) < 0:
         raise SettingError("split_seed", f"split_seed must be >= 0, got {run['split_seed']}")
-    _check_types(values)
     return RecommenderParams(**values), run
 
 
@@ -201,19 +196,3 @@ def _line_of(path: Path, setting: str) -> int | None:
         if pattern.match(line):
             return number
     return None
-
-
-def _check_types(values: dict[str, Any]) -> None:
-    kinds = {f.name: _field_kind(f) for f in dataclasses.fields(RecommenderParams)}
-    accept = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
-    for key, value in values.items():
-        kind = kinds[key]
-        if kind.endswith("|None") and value is None:
-            continue
-        base = kind.split("|")[0]
-        if base in accept and (not isinstance(value, accept[base]) or (base != "bool" and isinstance(value, bool))):
-            raise SettingError(key, f"setting {key!r} must be {base}, got {value!r}")
-        if base.startswith("tuple") and not (isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value)):
-            raise SettingError(key, f"setting {key!r} must be a list of integers, got {value!r}")
-        if base.startswith("dict") and not isinstance(value, dict):
-            raise SettingError(key, f"setting {key!r} must be a table, got {value!r}")
