@@ -94,3 +94,18 @@ def test_user_whose_positives_cover_every_drawable_item_is_an_error():
     matrix = sp.csr_matrix(np.array([[0, 1, 1, 1, 1, 1, 1, 1]], dtype=np.float32))
     with pytest.raises(MarginRankError, match="user 0 has no item left"):
         PopularitySampler(COUNTS, 2, exclude=matrix).sample(torch.tensor([0]))
+
+
+def test_log_prob_checks_the_indices_it_is_given():
+    sampler = PopularitySampler(COUNTS, 4, seed=0)
+    with pytest.raises(MarginRankError, match=r"items holds -1, outside \[0, 8\)"):
+        sampler.log_prob(torch.tensor([-1]))  # would otherwise wrap to the last item
+    with pytest.raises(MarginRankError, match=r"items holds 8, outside \[0, 8\)"):
+        sampler.log_prob(torch.tensor([8]))
+
+
+def test_numpy_seeds_and_empty_batches_are_accepted():
+    sampler = PopularitySampler(COUNTS, 3, seed=np.int64(5))
+    again = PopularitySampler(COUNTS, 3, seed=5)
+    assert torch.equal(sampler.sample(torch.arange(4)), again.sample(torch.arange(4)))
+    assert sampler.sample([]).shape == (0, 3)

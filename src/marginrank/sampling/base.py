@@ -111,6 +111,11 @@ class NegativeSampler(SeededRandom, ABC):
         is the per-draw probability, the usual approximation (draws without replacement are not
         independent).
         """
+        items = index_tensor("items", items, self.n_items)  # -1 would wrap to the last item
+        return self._log_prob(items, None if users is None else self._check_users(users))
+
+    def _log_prob(self, items: torch.Tensor, users: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`log_prob` of checked indices (the sampler's own draws need no second check)."""
         log_q = torch.log(self._weights[items]) - torch.log(self._total_weight)
         if users is not None and self.membership is not None:
             log_q = log_q - torch.log(self._free_weight[users] / self._total_weight).unsqueeze(-1)
@@ -120,7 +125,7 @@ class NegativeSampler(SeededRandom, ABC):
         """``(items, log_q)`` with the shapes of :meth:`sample`; see :meth:`log_prob`."""
         users = self._check_users(users)
         items = self.sample(users)
-        return items, self.log_prob(items, None if self.shared else users)
+        return items, self._log_prob(items, None if self.shared else users)
 
     def collision_mask(self, users: object, items: torch.Tensor) -> torch.Tensor:
         """Bool ``[B, N]``: True where the negative is a known positive of that row's user.

@@ -28,6 +28,8 @@ def _int_at_least(name: str, value: object, lowest: int) -> int:
 def index_tensor(name: str, values: object, upper: int, dim: int | None = None) -> torch.Tensor:
     """``values`` as an int64 tensor with entries in ``[0, upper)`` (and ``dim`` dimensions if given)."""
     tensor = torch.as_tensor(values)
+    if tensor.numel() == 0 and tensor.dtype.is_floating_point:  # an empty list is an empty batch
+        tensor = tensor.to(torch.int64)
     if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
         raise MarginRankError(f"{name} must hold integer indices, got dtype {tensor.dtype}")
     if dim is not None and tensor.dim() != dim:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 
 from marginrank.errors import MarginRankError
@@ -15,13 +17,13 @@ class SeededRandom:
     """
 
     def __init__(self, seed: int | None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise MarginRankError(f"seed must be a non-negative integer or None, got {seed!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**64):
+            raise MarginRankError(f"seed must be an integer in 0 .. 2**64 - 1 or None, got {seed!r}")
         self.generator = torch.Generator()
         if seed is None:
             self.generator.seed()
         else:
-            self.generator.manual_seed(seed)
+            self.generator.manual_seed(int(seed))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The generator state, to checkpoint alongside the model."""
