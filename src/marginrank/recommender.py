@@ -33,6 +33,7 @@ from marginrank.data.interactions import id_index, lookup_ids
 from marginrank.errors import MarginRankError, SettingError
 from marginrank.guards import CollapseMonitor, NormConstraint
 from marginrank.metrics import evaluate_popularity
+from marginrank.metrics.full_ranking import cut_offs
 from marginrank.metrics.ranking import METRICS
 from marginrank.models import MF
 from marginrank.sampling import PopularitySampler, UniformSampler
@@ -140,10 +141,12 @@ class RecommenderParams:
             if not ok:
                 raise SettingError(setting, message)
         try:  # an unknown loss or parameter fails here, before any work
-            losses.get(self.loss, **self.loss_params)
+            loss = losses.get(self.loss, **self.loss_params)
         except MarginRankError as error:
             unknown_loss = str(self.loss).strip().lower() not in losses.available()
             raise SettingError("loss" if unknown_loss else "loss_params", str(error)) from None
+        if self.log_q_correction and not loss.takes("neg_log_prob"):
+            raise SettingError("log_q_correction", f"the log-Q correction needs a softmax loss; {self.loss!r} takes no log-probabilities")
 
 
 _KINDS = {"int": Integral, "float": Real, "str": str, "bool": bool}
@@ -234,6 +237,8 @@ class Recommender:
             raise MarginRankError(f"device {p.device!r} asked for, but this PyTorch sees no CUDA device; use device='cpu'")
         self.process = from_environment(p.device)
         train, test = (data.train, data.test) if isinstance(data, Dataset) else (data, None)
+        if test is not None and len(test) == 0:
+            raise MarginRankError("the dataset's test split is empty: nothing to evaluate (fit on its train split alone)")
         if max(p.ks) > train.n_items:
             raise SettingError("ks", f"the cut-offs ks {list(p.ks)} go beyond the {train.n_items} items of the data; choose smaller ones")
         if p.protocol == "paper" and test is None:
@@ -337,17 +342,20 @@ class Recommender:
         """Full-ranking metrics on ``test`` (same index space as the training data), training items excluded."""
         model = self._fitted()
         test = test.test if isinstance(test, Dataset) else test
+        if not isinstance(test, Interactions):
+            raise MarginRankError(f"evaluate takes a Dataset or test Interactions, got {type(test).__name__}")
         if test.shape != self.seen.shape:
             raise MarginRankError(f"test data has shape {test.shape}, the model was trained on {self.seen.shape}")
-        return Evaluator(self.seen, test.matrix, tuple(ks or self.params.ks), seed=self.params.seed, process=self.process)(model)
+        ks = self.params.ks if ks is None else cut_offs(ks)
+        return Evaluator(self.seen, test.matrix, ks, seed=self.params.seed, process=self.process)(model)
 
     def recommend(self, user_ids: Sequence | np.ndarray, k: int = 20, *, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` items for each raw user id: ``(item_ids [U, k], scores [U, k])``, training items excluded."""
         model = self._fitted()
         users = lookup_ids(id_index(self.user_ids), user_ids, "user")
-        if not 1 <= k <= len(self.item_ids):
-            raise MarginRankError(f"k must be between 1 and {len(self.item_ids)}, got {k}")
-        items, scores = model.recommend(torch.from_numpy(users), k, exclude=self.seen if exclude_seen else None)
+        if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= len(self.item_ids):
+            raise MarginRankError(f"k must be between 1 and {len(self.item_ids)}, got {k!r}")
+        items, scores = model.recommend(torch.from_numpy(users), int(k), exclude=self.seen if exclude_seen else None)
         items = items.cpu().numpy()
         short = (items < 0).any(axis=1)
         if short.any():  # the model pads with item -1, which must not become the last raw id

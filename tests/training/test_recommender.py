@@ -75,6 +75,7 @@ def test_string_ids_from_a_csv(tmp_path):
         ({"lr": float("inf")}, "setting 'lr' must be a finite number, got inf"),
         ({"ks": 20}, "setting 'ks' must be a list of integers, got 20"),
         ({"seed": 1.5}, "setting 'seed' must be int, got 1.5"),
+        ({"loss": "ccl", "log_q_correction": True}, "the log-Q correction needs a softmax loss; 'ccl' takes no"),
         ({"device": "tpu9"}, "device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu9'"),
         ({"init_std": 0.0}, "init_std must be > 0, got 0.0"),
         ({"max_norm": -1.0}, "max_norm must be > 0 or unset"),
@@ -120,3 +121,22 @@ def test_numpy_numbers_are_taken_as_plain_settings():
     params = RecommenderParams(seed=np.int64(3), lr=np.float32(0.01), ks=[np.int64(10), 20], negatives=np.int32(5))
     assert (params.seed, params.negatives, params.ks) == (3, 5, (10, 20))
     assert type(params.seed) is int and type(params.lr) is float
+
+
+def test_evaluate_and_recommend_name_bad_arguments():
+    data = datasets.load("synthetic", n_users=60, n_items=40, mean_items_per_user=6)
+    rec = Recommender(negatives=5, epochs=1, progress=False).fit(data)
+    with pytest.raises(MarginRankError, match="evaluate takes a Dataset or test Interactions, got csr_matrix"):
+        rec.evaluate(data.test.matrix)
+    with pytest.raises(MarginRankError, match=r"ks must be one or more integers >= 1, got \[\]"):
+        rec.evaluate(data.test, ks=())
+    with pytest.raises(MarginRankError, match="k must be between 1 and 40, got '3'"):
+        rec.recommend([0], k="3")
+    assert rec.recommend([0], k=np.int64(3))[0].shape == (1, 3)
+
+
+def test_an_empty_test_split_is_refused_before_training():
+    data = datasets.load("synthetic", n_users=60, n_items=40, mean_items_per_user=6)
+    empty = Interactions.from_pairs([], [], user_ids=data.train.user_ids, item_ids=data.train.item_ids)
+    with pytest.raises(MarginRankError, match="the dataset's test split is empty"):
+        Recommender(epochs=1, progress=False).fit(type(data)(data.name, data.train, empty))

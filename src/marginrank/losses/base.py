@@ -7,6 +7,7 @@ or a negated distance); producing them is the scorer's job, never the loss's.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Literal
@@ -68,6 +69,11 @@ class RankingLoss(nn.Module):
             zero = torch.zeros((), dtype=neg_scores.dtype, device=neg_scores.device)
             neg_scores = torch.where(neg_mask, neg_scores, zero)
         return reduce(self.per_example(pos_scores, neg_scores, neg_mask, **extra), self.reduction)
+
+    def takes(self, keyword: str) -> bool:
+        """Whether ``forward`` accepts ``keyword`` (``"neg_log_prob"``: a softmax loss that takes the
+        log-Q correction; ``"pos_groups"``: a loss that groups positives by user)."""
+        return keyword in inspect.signature(self.forward).parameters
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"

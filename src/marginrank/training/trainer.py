@@ -9,7 +9,6 @@ stopped, with the same or a different number of processes.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import time
@@ -133,9 +132,8 @@ class Trainer:
         self.sync = self.process.gradient_sync(model, grad_sync)
         self.average = None if average_decay is None else WeightAverage(model, average_decay)
         self.generator = torch.Generator()
-        accepted = inspect.signature(loss.forward).parameters
-        self._loss_takes_groups = "pos_groups" in accepted
-        if log_q_correction and "neg_log_prob" not in accepted:
+        self._loss_takes_groups = loss.takes("pos_groups")
+        if log_q_correction and not loss.takes("neg_log_prob"):
             raise MarginRankError(f"the log-Q correction needs a softmax loss; {type(loss).__name__} takes no log-probabilities")
         self.log_q_correction = log_q_correction
         # shared pools cannot exclude each row's positives, so those are masked out of the loss
