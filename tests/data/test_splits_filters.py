@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+import scipy.sparse as sp
+
 from marginrank.data import Interactions, holdout_split, k_core, leave_last_out, rating_threshold
 from marginrank.errors import MarginRankError
 
@@ -59,3 +61,22 @@ def test_rating_threshold():
     inter = random_interactions()
     kept = rating_threshold(inter, 4)
     assert len(kept) == int((inter.ratings >= 4).sum()) and kept.ratings.min() >= 4
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda x: holdout_split(x, "0.2"), "test_ratio must be a finite number, got '0.2'"),
+        (lambda x: holdout_split(x, 0.5, min_kept=None), "min_kept must be an integer >= 0, got None"),
+        (lambda x: holdout_split(sp.csr_matrix((2, 2)), 0.2), "holdout_split takes Interactions .* got csr_matrix"),
+        (lambda x: leave_last_out(x, n=-1), "n must be an integer >= 1, got -1"),
+        (lambda x: leave_last_out(x, n=2.5), "n must be an integer >= 1, got 2.5"),
+        (lambda x: k_core(x, None), "k must be an integer >= 1, got None"),
+        (lambda x: k_core(x, 2, item_k=0), "item_k must be an integer >= 1, got 0"),
+        (lambda x: rating_threshold(x, "4"), "min_rating must be a finite number, got '4'"),
+        (lambda x: rating_threshold(x, float("nan")), "min_rating must be a finite number, got nan"),
+    ],
+)
+def test_bad_arguments_are_named(call, message):
+    with pytest.raises(MarginRankError, match=message):
+        call(random_interactions(timestamps=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marginrank.data.arguments import require_integer, require_interactions, require_number
 from marginrank.data.interactions import Interactions
 from marginrank.errors import MarginRankError
 
@@ -11,9 +12,9 @@ from marginrank.errors import MarginRankError
 def k_core(interactions: Interactions, k: int = 10, *, item_k: int | None = None) -> Interactions:
     """Repeatedly drop users with fewer than ``k`` and items with fewer than ``item_k`` (default ``k``)
     pairs until none is left to drop, then re-index the survivors (raw ids are kept)."""
-    item_k = k if item_k is None else item_k
-    if k < 1 or item_k < 1:
-        raise MarginRankError("k-core thresholds must be at least 1")
+    require_interactions(interactions, "k_core")
+    k = require_integer("k", k, 1)
+    item_k = k if item_k is None else require_integer("item_k", item_k, 1)
     keep = np.ones(len(interactions), dtype=bool)
     while True:
         user_counts = np.bincount(interactions.users[keep], minlength=interactions.n_users)
@@ -27,6 +28,8 @@ def k_core(interactions: Interactions, k: int = 10, *, item_k: int | None = None
 
 def rating_threshold(interactions: Interactions, min_rating: float) -> Interactions:
     """Keep pairs rated at least ``min_rating`` (e.g. 4 of 5 stars as positive feedback)."""
+    require_interactions(interactions, "rating_threshold")
+    min_rating = require_number("min_rating", min_rating)
     if interactions.ratings is None:
         raise MarginRankError("rating_threshold needs ratings; these interactions have none", path=interactions.source)
     return interactions.select(interactions.ratings >= min_rating)

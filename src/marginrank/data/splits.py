@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from marginrank.data.arguments import require_integer, require_interactions, require_number
 from marginrank.data.interactions import Interactions
 from marginrank.errors import MarginRankError
 
@@ -30,10 +31,10 @@ def holdout_split(
 
     Also the way to carve a validation split out of train: ``train, valid = holdout_split(train, 0.1)``.
     """
-    if not 0.0 < test_ratio < 1.0:
+    require_interactions(interactions, "holdout_split")
+    if not 0.0 < require_number("test_ratio", test_ratio) < 1.0:
         raise MarginRankError(f"test_ratio must be in (0, 1), got {test_ratio}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise MarginRankError(f"the split seed must be an integer >= 0, got {seed!r}")
+    seed, min_kept = require_integer("the split seed", seed, 0), require_integer("min_kept", min_kept, 0)
     rng = np.random.default_rng(seed)
     rank = _rank_within_user(interactions.users, rng.random(len(interactions)))
     counts = interactions.user_counts()
@@ -48,6 +49,8 @@ def leave_last_out(interactions: Interactions, n: int = 1, *, min_kept: int = 1)
 
     Users with at most ``min_kept`` items hold out nothing.
     """
+    require_interactions(interactions, "leave_last_out")
+    n, min_kept = require_integer("n", n, 1), require_integer("min_kept", min_kept, 0)
     if interactions.timestamps is None:
         raise MarginRankError("leave_last_out needs timestamps; these interactions have none", path=interactions.source)
     newest_first = np.lexsort((-interactions.items, -interactions.timestamps))
