@@ -116,6 +116,15 @@ def test_dataframe_and_sparse_constructors():
     assert binary.ratings is None and binary.matrix.nnz == matrix.nnz
 
 
+def test_dataframe_ids_of_mixed_types_and_a_non_frame():
+    frame = pd.DataFrame({"user": ["a", 7, "a", 7.5], "item": [3, 1, 1, 3]})
+    inter = from_dataframe(frame)
+    assert inter.user_ids.tolist() == [7, 7.5, "a"] and inter.item_ids.tolist() == [1, 3]  # numbers first
+    assert inter.user_index([7, "a"]).tolist() == [0, 2]
+    with pytest.raises(MarginRankError, match="from_dataframe takes a pandas DataFrame, got list"):
+        from_dataframe([["a", 1]])
+
+
 def test_overlap_is_counted():
     a = Interactions.from_pairs([0, 0, 1], [0, 1, 1], user_ids=2, item_ids=2)
     b = Interactions.from_pairs([0, 1], [1, 0], user_ids=2, item_ids=2)

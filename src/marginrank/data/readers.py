@@ -268,6 +268,15 @@ def _map_into(
     )
 
 
+def _factorize(column) -> tuple[np.ndarray, np.ndarray]:
+    """(index per row, raw ids) of a pandas Series: ids sorted where they compare, else first-seen order."""
+    try:
+        codes, uniques = column.factorize(sort=True)
+    except TypeError:  # e.g. strings mixed with numbers
+        codes, uniques = column.factorize(sort=False)
+    return codes, np.asarray(uniques)
+
+
 def from_dataframe(
     frame,
     *,
@@ -276,14 +285,17 @@ def from_dataframe(
     rating_col: str | None = None,
     timestamp_col: str | None = None,
 ) -> Interactions:
-    """From a pandas DataFrame with one row per interaction; raw ids may be any hashable values."""
+    """From a pandas DataFrame with one row per interaction; raw ids may be any hashable values
+    (sorted as pandas sorts them, numbers before strings; where even that fails, in order of appearance)."""
+    if not hasattr(frame, "columns") or not hasattr(frame, "to_numpy"):
+        raise MarginRankError(f"from_dataframe takes a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in (user_col, item_col, rating_col, timestamp_col) if c is not None and c not in frame.columns]
     if missing:
         raise MarginRankError(f"DataFrame has no column(s) {missing}; it has {list(frame.columns)}")
     if frame[[user_col, item_col]].isna().to_numpy().any():
         raise MarginRankError("DataFrame has missing user or item ids")
-    user_ids, users = np.unique(frame[user_col].to_numpy(), return_inverse=True)
-    item_ids, items = np.unique(frame[item_col].to_numpy(), return_inverse=True)
+    users, user_ids = _factorize(frame[user_col])
+    items, item_ids = _factorize(frame[item_col])
     extras = {}
     for name, column in (("ratings", rating_col), ("timestamps", timestamp_col)):
         if column is not None:
