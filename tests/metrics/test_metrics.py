@@ -186,3 +186,21 @@ def test_accepts_torch_tensors():
     assert topk_metrics(torch.tensor(scores), train, test)["recall@20"] == pytest.approx(
         topk_metrics(scores, train, test)["recall@20"]
     )
+
+
+def with_stored_zeros(matrix, rows, cols):
+    """``matrix`` plus explicit 0 entries at (rows, cols), kept in the CSR structure."""
+    coo = matrix.tocoo()
+    data = np.concatenate([coo.data, np.zeros(len(rows))])
+    stored = sp.csr_matrix((data, (np.concatenate([coo.row, rows]), np.concatenate([coo.col, cols]))), shape=matrix.shape)
+    assert stored.nnz == matrix.nnz + len(rows)  # the zeros really are stored
+    return stored
+
+
+def test_stored_zeros_are_no_interactions():
+    scores, train, test = random_problem(2)
+    free = np.argwhere((train.toarray() == 0) & (test.toarray() == 0))[:40]
+    rows, cols = free[:, 0], free[:, 1]
+    plain = topk_metrics(scores, train, test, (5, 10))
+    stored = topk_metrics(scores, with_stored_zeros(train, rows[:20], cols[:20]), with_stored_zeros(test, rows[20:], cols[20:]), (5, 10))
+    assert plain == stored

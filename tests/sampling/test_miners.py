@@ -129,8 +129,15 @@ def test_miners_run_without_grad():
         (lambda: SemiHardMiner(-1.0), "margin"),
         (lambda: WarmupMiner(SemiHardMiner(0.5), 1), "fixed num_negatives"),
         (lambda: MixedMiner(-1, 2), "n_hard"),
+        (lambda: MixedMiner(2, 0), "n_uniform must be"),
+        (lambda: SemiHardMiner(None), "margin must be a finite number > 0, got None"),
     ],
 )
 def test_bad_miner_inputs_raise(call, message):
     with pytest.raises(MarginRankError, match=message):
         call()
+
+
+def test_semi_hard_miner_takes_an_empty_batch():
+    indices, valid = SemiHardMiner(0.5)(torch.zeros(0, 4), torch.zeros(0))
+    assert indices.shape == valid.shape == (0, 1)

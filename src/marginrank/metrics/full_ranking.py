@@ -171,8 +171,9 @@ class FullRanker:
 def _as_csr(matrix, name: str) -> sp.csr_matrix:
     if not sp.issparse(matrix):
         raise MarginRankError(f"{name} must be a scipy sparse users x items matrix, got {type(matrix).__name__}")
-    matrix = sp.csr_matrix(matrix)
+    matrix = sp.csr_matrix(matrix, copy=True)
     matrix.sum_duplicates()
+    matrix.eliminate_zeros()  # a stored 0 is no interaction, as in the samplers' exclusion sets
     matrix.sort_indices()
     return matrix
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from marginrank.sampling.checks import non_negative_int
+from marginrank.sampling.checks import non_negative_int, positive_int
 from marginrank.sampling.miners.base import Miner, select_top
 from marginrank.sampling.miners.random import RandomMiner
 
@@ -17,8 +17,8 @@ class MixedMiner(Miner):
     """
 
     def __init__(self, n_hard: int, n_uniform: int, seed: int | None = None) -> None:
-        self._uniform = RandomMiner(n_uniform, seed)
         self.n_hard = non_negative_int("n_hard", n_hard)
+        self._uniform = RandomMiner(positive_int("n_uniform", n_uniform), seed)
         self.num_negatives = self.n_hard + self._uniform.num_negatives
 
     def mine(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import torch
 
@@ -25,7 +26,7 @@ class SemiHardMiner(Miner):
     """
 
     def __init__(self, margin: float, num_negatives: int | None = None) -> None:
-        if not math.isfinite(margin) or margin <= 0:
+        if isinstance(margin, bool) or not isinstance(margin, Real) or not math.isfinite(margin) or margin <= 0:
             raise MarginRankError(f"margin must be a finite number > 0, got {margin!r}")
         self.margin = float(margin)
         self.num_negatives = None if num_negatives is None else positive_int("num_negatives", num_negatives)
@@ -39,5 +40,6 @@ class SemiHardMiner(Miner):
         band = (scores > positive - self.margin) & (scores < positive)
         if candidate_mask is not None:
             band &= candidate_mask
-        width = self.num_negatives or max(1, int(band.sum(dim=1).max()))
+        widest = int(band.sum(dim=1).max()) if len(band) else 0
+        width = self.num_negatives or max(1, widest)
         return select_top(scores, width, band)
