@@ -86,6 +86,16 @@ def test_bad_log_q(log_q) -> None:
         SampledSoftmax()(torch.zeros(2), torch.zeros(2, 3), neg_log_prob=log_q)
 
 
+def test_masked_slots_may_hold_any_log_q() -> None:
+    """An excluded item may have q = 0 (log q = -inf): a masked slot is not checked and not used."""
+    pos, neg, mask = random_batch(22)
+    q = np.random.default_rng(1).dirichlet(np.ones(neg.shape[1]))
+    log_q = torch.tensor(np.broadcast_to(np.log(q), neg.shape).copy())
+    poisoned = torch.where(mask, log_q, torch.full_like(log_q, -math.inf))
+    loss = SampledSoftmax(0.2, reduction="none")
+    torch.testing.assert_close(loss(pos, neg, mask, neg_log_prob=poisoned), loss(pos, neg, mask, neg_log_prob=log_q))
+
+
 def test_temperature_must_be_positive() -> None:
     with pytest.raises(MarginRankError):
         SampledSoftmax(temperature=-0.1)
