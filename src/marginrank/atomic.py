@@ -13,15 +13,27 @@ from pathlib import Path
 from typing import IO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temp file beside ``path``; on success it replaces ``path``, on error it is removed."""
+def atomic_open(
+    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None
+) -> Iterator[IO]:
+    """Open a temp file beside ``path``; on success it replaces ``path``, on error it is removed.
+    The file gets the permissions ``open`` would give it (the temp file's private 0600 would make
+    results unreadable to the rest of a team on a shared file system)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
+        os.fchmod(fd, 0o666 & ~_umask())
+        text_options = {} if binary else {"encoding": encoding, "newline": newline}
+        with os.fdopen(fd, mode, **text_options) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from marginrank.atomic import atomic_open
 from marginrank.errors import MarginRankError
 
 Array = np.ndarray
@@ -107,15 +107,9 @@ def _read_dense(lines: list[list[str]], path: Path) -> tuple[Array, list[str], l
 
 
 def _atomic_write(path: Path, write: Any, binary: bool = False) -> None:
-    """Write through a temporary file in the same folder, then ``os.replace`` it into place."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"newline": ""})) as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """``write(stream)`` into ``path`` atomically (see :func:`marginrank.atomic.atomic_open`)."""
+    with atomic_open(path, "wb" if binary else "w", newline=None if binary else "") as stream:
+        write(stream)
 
 
 def write_matrix(path: Path, matrix: Array, row_labels: list[str], col_labels: list[str]) -> None:
