@@ -199,6 +199,9 @@ def test_paper_protocol_is_marked_optimistic(tmp_path):
         (["--dim", "32"], "--resume keeps dim = 64 (its checkpoint depends on it); got 32"),
         (["--optimizer", "sgd"], "--resume keeps optimizer = 'adam'"),
         (["--split-seed", "3"], "--resume keeps split_seed = 0"),
+        (["--seed", "7"], "--resume keeps seed = 0"),
+        (["--protocol", "paper"], "--resume keeps protocol = 'validation'"),
+        (["--lr", "0.5"], "--resume keeps lr = "),
     ],
 )
 def test_resume_refuses_what_the_checkpoint_fixes_and_keeps_the_config(tmp_path, capsys, change, message):

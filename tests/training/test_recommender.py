@@ -65,7 +65,8 @@ def test_string_ids_from_a_csv(tmp_path):
     [
         ({"eval_every": 0}, "eval_every must be at least 1, got 0"),
         ({"lr_factor": 1.0}, r"lr_factor must be in \(0, 1\), got 1.0"),
-        ({"patience": -1}, "patience must be >= 0 or unset, got -1"),
+        ({"patience": -1}, r"patience must be >= 1 \(evaluations without improvement before stopping\) or unset, got -1"),
+        ({"patience": 0}, "patience must be >= 1"),
         ({"min_lr": -1e-3}, "min_lr must be >= 0"),
         ({"clip_norm": 0.0}, "clip_norm must be > 0 or unset"),
         ({"seed": -5}, "seed must be >= 0, got -5"),

@@ -24,14 +24,13 @@ def make_trainer(data, *, similarity="cosine", loss=None, constraints=(), on_col
         loss or losses.CCL(margin=0.5, neg_weight=50),
         UniformSampler(data.n_items, 20, exclude=data.train.matrix, seed=seed),
         torch.optim.Adam(model.parameters(), lr=1e-2),
-        batch_size=256,
         constraints=constraints,
         evaluator=Evaluator(data.train.matrix, data.test.matrix),
         collapse_monitor=CollapseMonitor(seed=seed),
         on_collapse=on_collapse,
         progress=False,
         seed=seed,
-        **kwargs,
+        **{"batch_size": 256, **kwargs},
     )
 
 
@@ -46,6 +45,37 @@ def shrink(model):
 def test_eval_every_below_one_is_a_clear_error(data, eval_every):
     with pytest.raises(MarginRankError, match=f"eval_every must be at least 1, got {eval_every}"):
         make_trainer(data, eval_every=eval_every)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"batch_size": 512.0}, "batch size must be an integer >= 1, got 512.0"),
+        ({"clip_norm": 0.0}, "clip_norm must be > 0 or None, got 0.0"),
+        ({"clip_norm": -1.0}, "clip_norm must be > 0 or None"),
+        ({"time_limit": 0}, "time_limit must be > 0 seconds or None, got 0"),
+        ({"constraints": shrink}, "constraints must be a list of callables"),
+    ],
+)
+def test_bad_trainer_options_are_clear_errors(data, options, message):
+    with pytest.raises(MarginRankError, match=message):
+        make_trainer(data, **options)
+
+
+def test_a_minimizing_plateau_scheduler_is_refused(data):
+    trainer = make_trainer(data)
+    with pytest.raises(MarginRankError, match="mode='max'"):
+        make_trainer(data, scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(trainer.optimizer, mode="min"))
+
+
+def test_a_checkpoint_is_neither_overwritten_nor_resumed_with_another_optimizer(data, tmp_path):
+    make_trainer(data, run_dir=tmp_path).fit(data.train, epochs=1)
+    with pytest.raises(MarginRankError, match="already holds a run's checkpoint"):
+        make_trainer(data, run_dir=tmp_path).fit(data.train, epochs=2)
+    other = make_trainer(data, run_dir=tmp_path)
+    other.optimizer = torch.optim.SGD(other.model.parameters(), lr=0.1)
+    with pytest.raises(MarginRankError, match="the checkpoint was trained with Adam, this trainer has SGD"):
+        other.fit(data.train, epochs=2, resume=True)
 
 
 def test_monitor_is_silent_on_a_healthy_run(data):
@@ -98,7 +128,7 @@ def test_nan_loss_is_a_clear_error(data):
 
 
 def test_time_limit_ends_after_the_epoch_that_crosses_it(data):
-    result = make_trainer(data, time_limit=0.0).fit(data.train, epochs=5)
+    result = make_trainer(data, time_limit=1e-9).fit(data.train, epochs=5)
     assert result.stopped == "time_limit" and len(result.history) == 1
 
 

@@ -15,6 +15,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from marginrank import __version__
 from marginrank.errors import MarginRankError
@@ -32,8 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    """Warnings for a person at a terminal: what happened, not the library line that noticed it."""
-    return f"marginrank: warning: {message}\n"
+    """Warnings for a person at a terminal: what happened, not the library line that noticed it;
+    one raised by another library (torch, numpy) says which."""
+    parts = Path(filename).parts
+    if "marginrank" in parts:
+        origin = ""
+    else:
+        package = parts[parts.index("site-packages") + 1] if "site-packages" in parts else Path(filename).stem
+        origin = f" (from {package}: {category.__name__})"
+    return f"marginrank: warning{origin}: {message}\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,3 +85,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("marginrank: interrupted", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

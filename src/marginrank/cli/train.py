@@ -33,8 +33,12 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-# what a checkpoint fixes: the data and split it was trained on, the tables' shape, the optimizer state
-FIXED_ON_RESUME = ("dataset", "data", "data_root", "split_seed", "dim", "similarity", "optimizer", "sparse")
+# what a checkpoint fixes: the data and splits it was trained on, the tables' shape, the optimizer and
+# the schedule (their states, learning rate included, are restored from it, so a new value would be ignored)
+FIXED_ON_RESUME = (
+    "dataset", "data", "data_root", "split_seed", "seed", "protocol", "valid_ratio", "dim", "similarity",
+    "optimizer", "sparse", "lr", "lr_schedule", "lr_patience", "lr_factor", "min_lr",
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +91,7 @@ def _absolute_paths(settings: RunSettings) -> RunSettings:
 
 
 def _check_unchanged(settings: RunSettings, stored: RunSettings, path: Path) -> None:
-    """A resumed run may change its schedule or length, not what its checkpoint fixes."""
+    """A resumed run may change its length and stopping rules, not what its checkpoint fixes."""
     for key in FIXED_ON_RESUME:
         before, after = (getattr(s, key) if hasattr(s, key) else getattr(s.recommender, key) for s in (stored, settings))
         if before != after:

@@ -110,14 +110,22 @@ class Trainer:
         tags: dict[str, Any] | None = None,
         average_decay: float | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise MarginRankError(f"batch size must be at least 1, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise MarginRankError(f"batch size must be an integer >= 1, got {batch_size!r}")
         if eval_every < 1:
             raise MarginRankError(f"eval_every must be at least 1, got {eval_every}")
+        if clip_norm is not None and not clip_norm > 0:
+            raise MarginRankError(f"clip_norm must be > 0 or None, got {clip_norm}")
+        if time_limit is not None and not time_limit > 0:
+            raise MarginRankError(f"time_limit must be > 0 seconds or None, got {time_limit}")
+        if isinstance(scheduler, ReduceLROnPlateau) and scheduler.mode != "max":
+            raise MarginRankError("a ReduceLROnPlateau scheduler must have mode='max': the monitored metric rises")
         if on_collapse not in ("warn", "stop"):
             raise MarginRankError(f"on_collapse must be 'warn' or 'stop', got {on_collapse!r}")
         self.model, self.loss, self.sampler, self.optimizer = model, loss, sampler, optimizer
         self.batch_size, self.l2, self.clip_norm = batch_size, l2, clip_norm
+        if not isinstance(constraints, Sequence):
+            raise MarginRankError(f"constraints must be a list of callables, e.g. [{type(constraints).__name__}(...)]")
         self.constraints = tuple(constraints)
         self.evaluator, self.eval_every, self.monitor, self.patience = evaluator, eval_every, monitor, patience
         self.scheduler, self.restore_best_on_lr_cut = scheduler, restore_best_on_lr_cut
@@ -151,8 +159,14 @@ class Trainer:
         """Train for up to ``epochs`` epochs (in total, counting those of a resumed checkpoint)."""
         if len(train) == 0:
             raise MarginRankError("no training pairs")
+        if self.batch_size < self.process.world_size:
+            raise MarginRankError(
+                f"batch size {self.batch_size} is smaller than the {self.process.world_size} processes that share each batch"
+            )
         if resume:
             self.load(self._path("last.pt"))
+        elif self.run_dir is not None and self._path("last.pt").exists():
+            raise MarginRankError("already holds a run's checkpoint: resume it, or train into another folder", path=str(self.run_dir))
         batches = PairBatches(
             train.users, train.items, self.batch_size, self.generator,
             rank=self.process.rank, world_size=self.process.world_size,
@@ -326,6 +340,7 @@ class Trainer:
             "epoch": self.epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "optimizer_class": type(self.optimizer).__name__,
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "history": json.dumps(self.history),
             "best_epoch": self.best_epoch,
@@ -342,6 +357,9 @@ class Trainer:
             raise MarginRankError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT!r}", path=where)
         require_entries(state, ("epoch", "model", "optimizer", "scheduler", "history", "best_epoch", "best_metrics",
                                 "best_state", "stale_evaluations"), where)
+        saved_optimizer, optimizer = state.get("optimizer_class"), type(self.optimizer).__name__
+        if saved_optimizer is not None and saved_optimizer != optimizer:
+            raise MarginRankError(f"the checkpoint was trained with {saved_optimizer}, this trainer has {optimizer}", path=where)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
