@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +75,13 @@ class CollapseMonitor:
         self.margin_fraction = require_non_negative("margin_fraction", margin_fraction)
         self.history: list[tuple[int, dict[str, float]]] = []
         self._users: np.ndarray | None = None
+
+    def state_dict(self) -> dict[str, str]:
+        """The judged history (the best spread so far is the yardstick), to checkpoint with a run."""
+        return {"history": json.dumps(self.history)}
+
+    def load_state_dict(self, state: dict[str, str]) -> None:
+        self.history = [(int(epoch), dict(stats)) for epoch, stats in json.loads(state["history"])]
 
     # -- inputs ----------------------------------------------------------------------------------
     def select_users(self, train: sp.spmatrix) -> np.ndarray:

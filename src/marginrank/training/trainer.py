@@ -348,6 +348,7 @@ class Trainer:
             "best_state": self.best_state,
             "stale_evaluations": self.stale_evaluations,
             "average": None if self.average is None else self.average.state_dict(),
+            "collapse": None if self.collapse_monitor is None else self.collapse_monitor.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any], *, source: str | Path | None = None) -> None:
@@ -374,6 +375,8 @@ class Trainer:
         self.best_state, self.stale_evaluations = state["best_state"], state["stale_evaluations"]
         if self.average is not None and state.get("average") is not None:
             self.average.load_state_dict(state["average"])
+        if self.collapse_monitor is not None and state.get("collapse") is not None:
+            self.collapse_monitor.load_state_dict(state["collapse"])
 
     def save(self, path: str | Path) -> None:
         """Write a checkpoint (rank 0 only: every rank holds the same replica)."""
