@@ -34,6 +34,8 @@ def test_read_long_and_dense_agree(tmp_path):
         ("id,x,y\nr1,1,2\nr2,3\n", 3, "expected 3 cells"),
         ("id,x,y\nr1,1,nan\n", 2, "not a finite"),
         ("id,x,x\nr1,1,2\n", 1, "column label 'x' appears twice"),
+        ("id,x,y\nr1,1,2\n\nr2,,\n", 4, "row 'r2' has no observed value"),
+        ("id,x,y\nr1,1,\nr2,3,\n", 1, "column 'y' has no observed value"),
         # long-format entries under another header read as dense rows: the repeated row says so
         ("user,item,rating\n0,3,1.5\n1,2,2\n0,4,1\n", 4, "row label '0' again \\(first on line 2\\).*row,col,value"),
     ],

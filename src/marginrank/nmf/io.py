@@ -103,7 +103,16 @@ def _read_dense(lines: list[list[str]], path: Path) -> tuple[Array, list[str], l
         values.append([np.nan if not cell.strip() else _number(cell, path, line) for cell in cells[1:]])
     if not values:
         raise MarginRankError("no rows after the header", path=str(path))
-    return np.array(values), row_labels, col_labels
+    X = np.array(values)
+    observed = ~np.isnan(X)
+    empty_rows, empty_cols = np.flatnonzero(~observed.any(axis=1)), np.flatnonzero(~observed.any(axis=0))
+    if empty_rows.size:
+        label = row_labels[empty_rows[0]]
+        raise MarginRankError(f"row {label!r} has no observed value: nothing to fit it to", path=str(path), line=first_line[label])
+    if empty_cols.size:
+        label = col_labels[empty_cols[0]]
+        raise MarginRankError(f"column {label!r} has no observed value: nothing to fit it to", path=str(path), line=1)
+    return X, row_labels, col_labels
 
 
 def _atomic_write(path: Path, write: Any, binary: bool = False) -> None:
