@@ -97,6 +97,7 @@ class RecommenderParams:
     def __post_init__(self) -> None:
         for setting in fields(self):
             setattr(self, setting.name, _typed(setting, getattr(self, setting.name)))
+        monitor_problem = _monitor_problem(self.monitor, self.ks)
         checks = [
             ("protocol", self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
             ("sampler", self.sampler in ("uniform", "popularity"), f"sampler must be 'uniform' or 'popularity', got {self.sampler!r}"),
@@ -136,7 +137,7 @@ class RecommenderParams:
             ("group_size", self.group_size is None or self.group_size >= 1, f"group_size must be at least 1 or unset, got {self.group_size}"),
             ("group_size", self.group_size is None or self.shared_negatives,
              "group_size applies to shared negatives only (shared_negatives = true)"),
-            ("monitor", _monitor_problem(self.monitor, self.ks) is None, _monitor_problem(self.monitor, self.ks) or ""),
+            ("monitor", monitor_problem is None, monitor_problem or ""),
         ]
         for setting, ok, message in checks:
             if not ok:
