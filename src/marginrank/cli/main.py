@@ -44,6 +44,14 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"marginrank: warning{origin}: {message}\n"
 
 
+def _bad_input(error: MarginRankError, label: str | None) -> int:
+    """One line on stderr (naming the rank under torchrun), exit status 2."""
+    from marginrank.training.distributed import failure_message
+
+    print(failure_message(error, label) if label else f"marginrank: error: {error}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     previous, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
@@ -64,17 +72,13 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         return int(args.func(args) or 0)
     except MarginRankError as error:
-        print(failure_message(error, label) if label else f"marginrank: error: {error}", file=sys.stderr)
-        return 2
+        return _bad_input(error, label)
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as other tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as error:  # a path that cannot be read or written: the system's reason, no traceback
         path = error.filename2 or error.filename  # a rename names its destination second
-        where = f"{path}: " if path else ""
-        message = f"{where}{error.strerror or error}"
-        print(failure_message(MarginRankError(message), label) if label else f"marginrank: error: {message}", file=sys.stderr)
-        return 2
+        return _bad_input(MarginRankError(str(error.strerror or error), path=None if path is None else str(path)), label)
     except Exception as error:
         if label is None:
             raise

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from marginrank.data.arguments import require_integer, require_interactions, require_number
+from marginrank.checks import require_integer, require_number
+from marginrank.data.arguments import require_interactions
 from marginrank.data.interactions import Interactions
 from marginrank.errors import MarginRankError
 

@@ -226,10 +226,11 @@ def _raw_ids(ids, kind: str, source: str | None) -> np.ndarray:
     if np.isscalar(ids) or isinstance(ids, bool):
         raise MarginRankError(f"{kind}_ids must be a count or an array of raw ids, got {ids!r}", path=source)
     ids = np.asarray(ids)
-    if len(set(ids.tolist())) != len(ids):
-        seen: set = set()
-        repeated = next(value for value in ids.tolist() if value in seen or seen.add(value))
-        raise MarginRankError(f"{kind} id {repeated!r} appears twice among the raw ids", path=source)
+    seen: set = set()
+    for value in ids.tolist():
+        if value in seen:
+            raise MarginRankError(f"{kind} id {value!r} appears twice among the raw ids", path=source)
+        seen.add(value)
     return ids
 
 

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from marginrank.checks import require_integer
 from marginrank.errors import MarginRankError
 from marginrank.metrics.ranking import METRIC_NAMES, METRICS
 
@@ -304,8 +305,7 @@ def _sum_over_chunks(
     users: np.ndarray | None = None,
 ) -> MetricSums:
     """Metric sums over the test users (optionally only ``users``), ``chunk_size`` score rows at a time."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral) or chunk_size < 1:
-        raise MarginRankError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    require_integer("chunk_size", chunk_size, 1)
     evaluated = ranker.users_to_evaluate()
     if users is not None:
         evaluated = np.intersect1d(evaluated, np.asarray(users, dtype=np.int64))

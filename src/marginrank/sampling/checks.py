@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 
+from marginrank.checks import require_integer
 from marginrank.errors import MarginRankError
 
 
 def positive_int(name: str, value: object) -> int:
     """``value`` as an int >= 1, or a MarginRankError naming ``name``."""
-    return _int_at_least(name, value, 1)
+    return require_integer(name, value, 1)
 
 
 def non_negative_int(name: str, value: object) -> int:
     """``value`` as an int >= 0, or a MarginRankError naming ``name``."""
-    return _int_at_least(name, value, 0)
-
-
-def _int_at_least(name: str, value: object, lowest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-        raise MarginRankError(f"{name} must be an integer >= {lowest}, got {value!r}")
-    return int(value)
+    return require_integer(name, value, 0)
 
 
 def index_tensor(name: str, values: object, upper: int, dim: int | None = None) -> torch.Tensor:

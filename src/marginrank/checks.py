@@ -1,0 +1,22 @@
+"""Argument checks shared across the package: a wrong type or range is a clear MarginRankError."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+from marginrank.errors import MarginRankError
+
+
+def require_integer(name: str, value: object, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (numpy integers welcome, bools not)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise MarginRankError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def require_number(name: str, value: object) -> float:
+    """``value`` as a finite float (numpy numbers welcome, bools and text not)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise MarginRankError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
