@@ -135,7 +135,8 @@ def test_evaluate_recommend_export_plot(tmp_path, capsys):
     assert evaluated["recall@20"] == pytest.approx(metrics_of(run)["recall@20"])
     assert main(["recommend", str(run), "--user", "3", "--user", "7", "-k", "5", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [line["user"] for line in lines] == ["3", "7"] and all(len(line["items"]) == 5 for line in lines)
+    assert [line["user"] for line in lines] == [3, 7] and all(len(line["items"]) == 5 for line in lines)
+    assert all(isinstance(item, int) for line in lines for item in line["items"])
     assert main(["export", str(run)]) == 0
     users = np.load(run / "export" / "user_factors.npy")
     assert users.shape[0] == len((run / "export" / "user_ids.txt").read_text().splitlines())

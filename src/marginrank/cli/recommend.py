@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from marginrank.cli.runs import load_run
+from marginrank.data.interactions import id_index, lookup_ids
 
 
 def register(subparsers) -> None:
@@ -19,10 +20,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    items, scores = load_run(args.run).recommend(args.user, k=args.k)
-    for user, row, row_scores in zip(args.user, items.tolist(), scores.tolist()):
-        if args.json:
+    recommender = load_run(args.run)
+    items, scores = recommender.recommend(args.user, k=args.k)
+    if args.json:  # the stored ids, so users and items come out with the same JSON types
+        stored_users = recommender.user_ids[lookup_ids(id_index(recommender.user_ids), args.user, "user")].tolist()
+        for user, row, row_scores in zip(stored_users, items.tolist(), scores.tolist()):
             print(json.dumps({"user": user, "items": row, "scores": [round(s, 6) for s in row_scores]}))
-        else:
-            print(f"{user}: {' '.join(map(str, row))}")
+        return 0
+    for user, row in zip(args.user, items.tolist()):
+        print(f"{user}: {' '.join(map(str, row))}")
     return 0
