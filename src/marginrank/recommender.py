@@ -258,9 +258,11 @@ class Recommender:
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="max", factor=p.lr_factor, patience=p.lr_patience, min_lr=p.min_lr
             )
+        loss = losses.get(p.loss, **p.loss_params)
+        monitor = CollapseMonitor(seed=p.seed, margin=getattr(loss, "margin", None)) if p.collapse_check else None
         trainer = Trainer(
             self.model,
-            losses.get(p.loss, **p.loss_params),
+            loss,
             self._sampler(fit_on),
             optimizer,
             batch_size=p.batch_size,
@@ -274,7 +276,7 @@ class Recommender:
             scheduler=scheduler,
             restore_best_on_lr_cut=p.restore_best_on_lr_cut,
             average_decay=p.average_decay,
-            collapse_monitor=CollapseMonitor(seed=p.seed) if p.collapse_check else None,
+            collapse_monitor=monitor,
             on_collapse=p.on_collapse,
             run_dir=run_dir,
             seed=p.seed,

@@ -72,6 +72,18 @@ def test_score_path_margin_criterion():
     assert monitor.history[-1][0] == 2 and len(monitor.history) == 2
 
 
+def test_embedding_margin_criterion_needs_unranked_positives():
+    torch.manual_seed(0)
+    users, items = torch.randn(40, 8), torch.randn(100, 8)
+    unranked, ranked = lowest_items(users, items, 5), lowest_items(-users, items, 5)
+    tiny = 1e-3  # scores ~1e-6: far below 1% of a margin of 1
+    at_margin = CollapseMonitor(margin=1.0).check(users * tiny, items * tiny, unranked, 1)
+    assert at_margin.collapsed and "so the loss sits at the margin" in at_margin.message
+    assert not CollapseMonitor(margin=1.0).check(users * tiny, items * tiny, ranked, 1).collapsed  # a model growing from a tiny init
+    assert not CollapseMonitor().check(users * tiny, items * tiny, unranked, 1).collapsed  # no margin: no scale to judge by
+    assert not CollapseMonitor(margin=1.0).check(users, items, unranked, 1).collapsed  # spread ~3: not at the margin
+
+
 def test_select_users_is_fixed_and_skips_users_without_items():
     train = sp.csr_matrix(np.diag([1, 0, 1, 1, 0, 1]).astype(float))
     monitor = CollapseMonitor(n_users=3, seed=1)

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -6,6 +8,7 @@ from marginrank import Recommender, datasets
 from marginrank.recommender import RecommenderParams
 from marginrank.data import Interactions, read_delimited
 from marginrank.errors import MarginRankError
+from marginrank.training import CollapseWarning
 
 
 def test_fit_save_load_round_trip(tmp_path):
@@ -141,3 +144,15 @@ def test_an_empty_test_split_is_refused_before_training():
     empty = Interactions.from_pairs([], [], user_ids=data.train.user_ids, item_ids=data.train.item_ids)
     with pytest.raises(MarginRankError, match="the dataset's test split is empty"):
         Recommender(epochs=1, progress=False).fit(type(data)(data.name, data.train, empty))
+
+
+def test_a_margin_loss_held_at_its_margin_is_reported_as_collapse():
+    """Dot-product hinge under a heavy L2: every score shrinks to ~0, the loss sits at its margin of 1."""
+    data = datasets.load("synthetic", n_users=400, n_items=200)
+    settings = dict(loss="hinge", similarity="dot", negatives=20, epochs=2, protocol="none", progress=False, seed=1)
+    with pytest.warns(CollapseWarning, match="so the loss sits at the margin"):
+        Recommender(l2=0.1, lr=1e-3, **settings).fit(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CollapseWarning)  # the same model growing from its 1e-4 init: scores still tiny
+        healthy = Recommender(lr=1e-4, **settings).fit(data)
+    assert healthy.result_.history[-1]["collapse"]["spread"] < 0.01

@@ -44,12 +44,17 @@ class CollapseMonitor:
        ``standardized_gap <= max_gap`` [0]: the scores shrink and positives score no higher than
        other items. Shrinking alone is not collapse (a dot-product model starting from a 1e-4 init
        grows first), so the gap must fail too, unless the fall reaches ``severe_shrink_factor`` [1000].
-    4. With ``margin`` given (score path): ``spread < margin_fraction * margin`` [0.01]: scores differ
-       by far less than the margin, so a margin loss sits at its trivial value ``m``.
+    4. With a ``margin`` (that of the margin loss being trained): ``spread < margin_fraction * margin``
+       [0.01]: scores differ by far less than the margin, so the loss sits at its trivial value ``m``.
+       On embeddings (:meth:`check`, :meth:`check_model`) the positives must also fail to stand out,
+       ``standardized_gap < margin_gap`` [0.5]: a healthy dot-product model grows from a 1e-4 init
+       with a tiny spread for several epochs, but its positives lead by 1.4-2 spreads from the first.
 
     Args:
         n_users: size of the fixed user sample of :meth:`check_model` [256].
         seed: seed of that sample [0].
+        margin: the margin of the loss (hinge, max-margin, CCL) for criterion 4 on embeddings
+            [None: criterion 4 only where :meth:`check_scores` is given one].
     """
 
     def __init__(
@@ -63,6 +68,8 @@ class CollapseMonitor:
         severe_shrink_factor: float = 1000.0,
         max_gap: float = 0.0,
         margin_fraction: float = 0.01,
+        margin: float | None = None,
+        margin_gap: float = 0.5,
     ) -> None:
         if not isinstance(n_users, int) or n_users < 1:
             raise MarginRankError(f"n_users must be a positive integer; got {n_users!r}")
@@ -73,6 +80,8 @@ class CollapseMonitor:
         self.severe_shrink_factor = require_positive("severe_shrink_factor", severe_shrink_factor)
         self.max_gap = float(max_gap)
         self.margin_fraction = require_non_negative("margin_fraction", margin_fraction)
+        self.margin = None if margin is None else require_non_negative("margin", margin)
+        self.margin_gap = float(margin_gap)
         self.history: list[tuple[int, dict[str, float]]] = []
         self._users: np.ndarray | None = None
 
@@ -107,13 +116,13 @@ class CollapseMonitor:
         """Judge embeddings by :func:`collapse_stats` (``positives``: one row per given user)."""
         stats = collapse_stats(user_vectors, item_vectors, positives)
         stats["dim"] = float(user_vectors.shape[1])
-        return self._judge(stats, epoch, margin=None)
+        return self._judge(stats, epoch, margin=self.margin, margin_gap=self.margin_gap)
 
     def check_scores(self, pos_scores: Tensor, neg_scores: Tensor, epoch: int, margin: float | None = None) -> CollapseReport:
         """Judge a score-only model by :func:`score_stats` of scores ``[B]``, ``[B, N]`` (e.g. held-out rows)."""
-        return self._judge(score_stats(pos_scores, neg_scores), epoch, margin=margin)
+        return self._judge(score_stats(pos_scores, neg_scores), epoch, margin=margin, margin_gap=None)
 
-    def _judge(self, stats: dict[str, float], epoch: int, margin: float | None) -> CollapseReport:
+    def _judge(self, stats: dict[str, float], epoch: int, margin: float | None, margin_gap: float | None) -> CollapseReport:
         best_epoch, best = max(
             ((e, s["spread"]) for e, s in self.history), key=lambda pair: pair[1], default=(epoch, stats["spread"])
         )
@@ -136,10 +145,12 @@ class CollapseMonitor:
                 f"{stats['spread']:.2g})" + (" while positives score no higher than other items "
                 f"(gap {stats['gap']:.2g}, {stats['standardized_gap']:.2f} spreads)" if gap_failed else "")
             )
-        if margin is not None and stats["spread"] < self.margin_fraction * margin:
+        at_margin = margin is not None and stats["spread"] < self.margin_fraction * margin
+        if at_margin and (margin_gap is None or stats["standardized_gap"] < margin_gap):
             reasons.append(
-                f"scores differ by far less than the margin (spread {stats['spread']:.2g} vs margin {margin:g}), "
-                "so the loss sits at the margin"
+                f"scores differ by far less than the margin (spread {stats['spread']:.2g} vs margin {margin:g}"
+                + ("" if margin_gap is None else f", positives {stats['standardized_gap']:.2f} spreads above the rest")
+                + "), so the loss sits at the margin"
             )
         self.history.append((epoch, dict(stats)))
         if reasons:
