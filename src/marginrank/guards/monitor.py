@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from marginrank.errors import MarginRankError
 from marginrank.guards.stats import collapse_stats, score_stats
-from marginrank.losses.base import require_non_negative, require_positive
+from marginrank.losses.base import require_finite, require_non_negative, require_positive
 
 ADVICE = (
     "The model is collapsing: try --similarity cosine, --loss mmcl or ccl, a norm constraint "
@@ -80,7 +80,7 @@ class CollapseMonitor:
         self.severe_shrink_factor = require_positive("severe_shrink_factor", severe_shrink_factor)
         self.max_gap = float(max_gap)
         self.margin_fraction = require_non_negative("margin_fraction", margin_fraction)
-        self.margin = None if margin is None else require_non_negative("margin", margin)
+        self.margin = None if margin is None else require_finite("margin", margin)  # CCL may use m <= 0: then it never fires
         self.margin_gap = float(margin_gap)
         self.history: list[tuple[int, dict[str, float]]] = []
         self._users: np.ndarray | None = None
