@@ -70,6 +70,7 @@ def test_score_path_margin_criterion():
     shrunk = monitor.check_scores(pos * 1e-3 + 0.7, neg * 1e-3 + 0.7, 2, margin=1.0)
     assert shrunk.collapsed and "far less than the margin" in shrunk.message
     assert monitor.history[-1][0] == 2 and len(monitor.history) == 2
+    assert CollapseMonitor(margin=1.0).check_scores(pos * 1e-3, neg * 1e-3, 1).collapsed  # the monitor's own margin
 
 
 def test_embedding_margin_criterion_needs_unranked_positives():

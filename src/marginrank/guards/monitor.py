@@ -53,8 +53,8 @@ class CollapseMonitor:
     Args:
         n_users: size of the fixed user sample of :meth:`check_model` [256].
         seed: seed of that sample [0].
-        margin: the margin of the loss (hinge, max-margin, CCL) for criterion 4 on embeddings
-            [None: criterion 4 only where :meth:`check_scores` is given one].
+        margin: the margin of the loss being trained (hinge, max-margin, CCL) for criterion 4 [None:
+            off, unless :meth:`check_scores` is given its own].
     """
 
     def __init__(
@@ -120,6 +120,7 @@ class CollapseMonitor:
 
     def check_scores(self, pos_scores: Tensor, neg_scores: Tensor, epoch: int, margin: float | None = None) -> CollapseReport:
         """Judge a score-only model by :func:`score_stats` of scores ``[B]``, ``[B, N]`` (e.g. held-out rows)."""
+        margin = self.margin if margin is None else margin
         return self._judge(score_stats(pos_scores, neg_scores), epoch, margin=margin, margin_gap=None)
 
     def _judge(self, stats: dict[str, float], epoch: int, margin: float | None, margin_gap: float | None) -> CollapseReport:
