@@ -89,3 +89,85 @@ def test_bad_groups(groups) -> None:
 def test_bad_parameters(params) -> None:
     with pytest.raises(MarginRankError):
         BSL(**params)
+
+
+def bsl_log_q_oracle(tau1: float, tau2: float, log_q: np.ndarray):
+    """The self-normalised importance estimate, written out: sum_j w_j e^{s_j/t1} / sum_j w_j, w_j = 1/q_j."""
+
+    def oracle(pos, neg, mask):
+        out = []
+        for b in range(len(pos)):
+            kept = [j for j in range(neg.shape[1]) if mask[b, j]]
+            weights = [math.exp(-log_q[b, j]) for j in kept]
+            if kept:
+                estimate = sum(w * math.exp(neg[b, j] / tau1) for w, j in zip(weights, kept)) / sum(weights)
+                neg_term = tau2 * math.log(estimate)
+            else:
+                neg_term = 0.0
+            out.append(-pos[b] / tau1 + neg_term)
+        return np.array(out)
+
+    return oracle
+
+
+def test_log_q_correction_matches_oracle_and_broadcasts() -> None:
+    pos, neg, mask = random_batch(41)
+    q = np.random.default_rng(2).dirichlet(np.ones(neg.shape[1]))  # a shared pool: one q per column
+    for m in (None, mask):
+        m_np = np.ones(tuple(neg.shape), bool) if m is None else m.numpy()
+        expected = bsl_log_q_oracle(0.2, 1.3, np.broadcast_to(np.log(q), neg.shape))(pos.numpy(), neg.numpy(), m_np)
+        got = BSL(0.2, 1.3, reduction="none")(pos, neg, m, neg_log_prob=torch.tensor(np.log(q)))
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_uniform_log_q_changes_nothing() -> None:
+    """With equal q the weights cancel: the plain mean, whatever the catalogue size."""
+    pos, neg, mask = random_batch(42)
+    loss = BSL(0.11, 1.1, reduction="none")
+    for m in (None, mask):
+        equal = torch.full((neg.shape[1],), math.log(1 / 40_981), dtype=torch.float64)
+        torch.testing.assert_close(loss(pos, neg, m, neg_log_prob=equal), loss(pos, neg, m))
+
+
+def test_log_q_recovers_the_catalogue_mean_from_popularity_draws() -> None:
+    """Negatives drawn in proportion to popularity: corrected, the loss approaches BSL over the whole
+    catalogue; uncorrected, it is pulled toward the popular items' scores."""
+    gen = torch.Generator().manual_seed(5)
+    n_items, draws, t1, t2 = 300, 100_000, 0.1, 1.2
+    popularity = torch.arange(1, n_items + 1, dtype=torch.float64) ** 1.5
+    q = popularity / popularity.sum()
+    scores = 0.6 * (q / q.max()) + 0.1 * torch.randn(n_items, generator=gen, dtype=torch.float64)  # popular items score higher
+    pos = torch.tensor([0.5], dtype=torch.float64)
+    exact = BSL(t1, t2, reduction="none")(pos, scores.unsqueeze(0))
+    drawn = torch.multinomial(q, draws, replacement=True, generator=gen)
+    neg = scores[drawn].unsqueeze(0)
+    corrected = BSL(t1, t2, reduction="none")(pos, neg, neg_log_prob=q.log()[drawn])
+    uncorrected = BSL(t1, t2, reduction="none")(pos, neg)
+    assert abs(corrected - exact).item() < 0.05
+    assert abs(uncorrected - exact).item() > 0.5
+
+
+def test_gradcheck_with_mask_groups_and_log_q() -> None:
+    pos = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    neg = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    mask = torch.rand(4, 5, generator=torch.Generator().manual_seed(3)) < 0.6
+    mask[0] = False
+    log_q = torch.log(torch.rand(5, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * 0.5 + 0.1)
+    loss = BSL(0.7, 1.2)
+    groups = torch.tensor([0, 1, 0, 2])
+    assert torch.autograd.gradcheck(lambda p, n: loss(p, n, mask, pos_groups=groups, neg_log_prob=log_q), (pos, neg))
+    assert torch.autograd.gradcheck(lambda p, n: loss(p, n, neg_log_prob=log_q), (pos, neg))
+
+
+def test_masked_slots_may_hold_any_log_q() -> None:
+    pos, neg, mask = random_batch(43)
+    log_q = torch.log(torch.rand(neg.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(6)))
+    poisoned = torch.where(mask, log_q, torch.full_like(log_q, -math.inf))
+    loss = BSL(0.2, 1.3, reduction="none")
+    torch.testing.assert_close(loss(pos, neg, mask, neg_log_prob=poisoned), loss(pos, neg, mask, neg_log_prob=log_q))
+
+
+@pytest.mark.parametrize("log_q", [torch.zeros(4), torch.tensor([0.0, -1.0, 0.5]), [0.0, 0.0, 0.0]])
+def test_bad_log_q(log_q) -> None:
+    with pytest.raises(MarginRankError, match="neg_log_prob"):
+        BSL()(torch.zeros(2), torch.zeros(2, 3), neg_log_prob=log_q)

@@ -5,6 +5,7 @@ import torch
 from marginrank.errors import MarginRankError
 from marginrank.models import MF
 from marginrank.sampling import PopularitySampler, UniformSampler
+from marginrank.sampling.layout import per_row
 
 
 @pytest.mark.parametrize(("batch", "group_size"), [(10, 4), (9, 4), (8, 8), (7, 1), (12, 5)])
@@ -42,3 +43,19 @@ def test_collision_mask_names_the_accepted_shapes_for_a_wrong_one():
     sampler = UniformSampler(6, 3, shared=True, group_size=2, exclude=seen, seed=0)
     with pytest.raises(MarginRankError, match=r"grouped pools \[G, N\] or \[4, N\], got shape \(5, 3\)"):
         sampler.collision_mask(torch.arange(4), torch.zeros(5, 3, dtype=torch.int64))
+
+
+@pytest.mark.parametrize(("batch", "group_size"), [(10, 4), (9, 4), (7, 1), (12, 12)])
+def test_per_row_gives_each_row_the_log_q_of_its_own_pool(batch, group_size):
+    sampler = PopularitySampler(torch.arange(1.0, 41.0).tolist(), 6, shared=True, group_size=group_size, seed=2)
+    pools, log_q = sampler.sample_with_log_prob(torch.arange(batch))
+    rows = per_row(log_q, batch)
+    assert rows.shape == (batch, 6)
+    expected = sampler.log_prob(pools[torch.arange(batch) // -(-batch // pools.shape[0])])
+    torch.testing.assert_close(rows, expected)
+
+
+def test_per_row_leaves_one_shared_pool_and_per_example_values_alone():
+    shared, per_example = torch.randn(6), torch.randn(5, 6)
+    assert per_row(shared, 5) is shared
+    assert per_row(per_example, 5) is per_example

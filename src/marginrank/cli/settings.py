@@ -29,7 +29,7 @@ HELP = {
     "sampler": "uniform or popularity",
     "popularity_alpha": "exponent of the popularity sampler (count ** alpha)",
     "exclude_positives": "never use a user's known positives as negatives",
-    "log_q_correction": "correct sampled softmax for the sampling probabilities",
+    "log_q_correction": "correct a softmax loss (softmax, bsl) for the sampling probabilities",
     "dim": "embedding size",
     "similarity": "cosine (bounded, resists collapse) or dot",
     "dropout": "embedding dropout on the user vector",

@@ -246,6 +246,24 @@ def masked_log_mean_exp(values: Tensor, mask: Tensor | None, scale: float = 1.0)
     return torch.where(has_valid, log_mean, torch.zeros((), dtype=log_mean.dtype, device=log_mean.device))
 
 
+def checked_log_prob(neg_log_prob: object, neg: Tensor, mask: Tensor | None) -> Tensor:
+    """``neg_log_prob`` as a tensor broadcast to ``neg``'s shape, or a :class:`MarginRankError`;
+    masked slots are not checked (they may hold anything, as the scores may) and become 0."""
+    if not isinstance(neg_log_prob, Tensor) or not neg_log_prob.is_floating_point():
+        raise MarginRankError("neg_log_prob must be a floating-point tensor of log sampling probabilities")
+    try:
+        log_q = torch.broadcast_to(neg_log_prob.to(device=neg.device, dtype=neg.dtype), neg.shape)
+    except RuntimeError:
+        raise MarginRankError(
+            f"neg_log_prob of shape {list(neg_log_prob.shape)} does not broadcast to neg_scores {list(neg.shape)}"
+        ) from None
+    if mask is not None:
+        log_q = torch.where(mask, log_q, torch.zeros((), dtype=log_q.dtype, device=log_q.device))
+    if not bool(torch.isfinite(log_q).all()) or bool((log_q > 0).any()):
+        raise MarginRankError("neg_log_prob must be finite log-probabilities (<= 0): a sampled item has q > 0")
+    return log_q
+
+
 class ScaledLogSumExp(torch.autograd.Function):
     """``log sum_j exp(c x_j)`` per row of a ``[B, N]`` tensor, ``c > 0``, shifted by the row maximum.
 

@@ -8,7 +8,14 @@ import torch
 from torch import Tensor
 
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import Reduction, RankingLoss, masked_log_mean_exp, require_positive
+from marginrank.losses.base import (
+    Reduction,
+    RankingLoss,
+    checked_log_prob,
+    masked_log_mean_exp,
+    masked_logsumexp,
+    require_positive,
+)
 
 
 class BSL(RankingLoss):
@@ -29,6 +36,12 @@ class BSL(RankingLoss):
           with N). ``t2 = 1`` is then the sampled softmax without the positive in the denominator.
         - ``loss(pos, neg, mask, pos_groups=user_ids)`` (int ``[B]``) averages ``exp(s_p/t1)`` over
           the rows that share a group id, as the authors' code does with the batch's user ids.
+        - ``loss(pos, neg, mask, neg_log_prob=log_q)`` (log-Q correction, for popularity-biased
+          negatives): ``log q_j`` is the log probability that one draw returns negative j,
+          broadcastable to ``[B, N]``. The negative mean becomes the self-normalised importance
+          estimate of the mean over the whole catalogue,
+          ``log( sum_j exp(s_nj/t1) / q_j  /  sum_j 1 / q_j )`` (Bengio & Senecal, IEEE TNN 2008),
+          which is the plain mean when ``q`` is uniform and needs no catalogue size.
         Both sides use logsumexp, so large N and small ``t1`` do not overflow.
 
     Args:
@@ -52,18 +65,40 @@ class BSL(RankingLoss):
         neg_mask: Tensor | None = None,
         *,
         pos_groups: Tensor | None = None,
+        neg_log_prob: Tensor | None = None,
     ) -> Tensor:
-        return self._evaluate(pos_scores, neg_scores, neg_mask, pos_groups=pos_groups)
+        return self._evaluate(pos_scores, neg_scores, neg_mask, pos_groups=pos_groups, neg_log_prob=neg_log_prob)
 
-    def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None, pos_groups: Tensor | None = None) -> Tensor:
+    def per_example(
+        self,
+        pos: Tensor,
+        neg: Tensor,
+        mask: Tensor | None,
+        pos_groups: Tensor | None = None,
+        neg_log_prob: Tensor | None = None,
+    ) -> Tensor:
         pos_logits = pos / self.tau1
         if pos_groups is not None:
             pos_logits = _group_log_mean_exp(pos_logits, _checked_groups(pos_groups, pos))
-        neg_log_mean = masked_log_mean_exp(neg, mask, 1 / self.tau1)  # 0 without a valid negative
+        if neg_log_prob is None:
+            neg_log_mean = masked_log_mean_exp(neg, mask, 1 / self.tau1)  # 0 without a valid negative
+        else:
+            neg_log_mean = _importance_log_mean_exp(neg / self.tau1, checked_log_prob(neg_log_prob, neg, mask), mask)
         return self.tau2 * neg_log_mean - pos_logits
 
     def extra_repr(self) -> str:
         return f"tau1={self.tau1}, tau2={self.tau2}, {super().extra_repr()}"
+
+
+def _importance_log_mean_exp(logits: Tensor, log_q: Tensor, mask: Tensor | None) -> Tensor:
+    """``log( sum_j exp(logits_j) / q_j  /  sum_j 1 / q_j )`` over the valid entries, ``[B, N] -> [B]``;
+    0 for a row with no valid entry."""
+    weighted, has_valid = masked_logsumexp(logits - log_q, mask)
+    normaliser, _ = masked_logsumexp(-log_q, mask)
+    log_mean = weighted - normaliser
+    if has_valid is None:
+        return log_mean
+    return torch.where(has_valid, log_mean, torch.zeros((), dtype=log_mean.dtype, device=log_mean.device))
 
 
 def _group_log_mean_exp(logits: Tensor, groups: Tensor) -> Tensor:

@@ -6,8 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from marginrank.errors import MarginRankError
-from marginrank.losses.base import Reduction, RankingLoss, masked_logsumexp, require_positive, valid_count
+from marginrank.losses.base import (
+    Reduction,
+    RankingLoss,
+    checked_log_prob,
+    masked_logsumexp,
+    require_positive,
+    valid_count,
+)
 
 
 class SampledSoftmax(RankingLoss):
@@ -54,7 +60,7 @@ class SampledSoftmax(RankingLoss):
         if neg_log_prob is None:
             neg_lse, has_valid = masked_logsumexp(neg, mask, 1 / self.temperature)
         else:
-            log_q = _checked_log_prob(neg_log_prob, neg, mask)
+            log_q = checked_log_prob(neg_log_prob, neg, mask)
             logits = neg / self.temperature - (log_q + valid_count(neg, mask).log().unsqueeze(1))
             neg_lse, has_valid = masked_logsumexp(logits, mask)
         loss = F.softplus(neg_lse - pos / self.temperature)
@@ -65,20 +71,3 @@ class SampledSoftmax(RankingLoss):
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, {super().extra_repr()}"
 
-
-def _checked_log_prob(neg_log_prob: object, neg: Tensor, mask: Tensor | None) -> Tensor:
-    """``neg_log_prob`` as a tensor broadcast to ``neg``'s shape, or a :class:`MarginRankError`;
-    masked slots are not checked (they may hold anything, as the scores may) and become 0."""
-    if not isinstance(neg_log_prob, Tensor) or not neg_log_prob.is_floating_point():
-        raise MarginRankError("neg_log_prob must be a floating-point tensor of log sampling probabilities")
-    try:
-        log_q = torch.broadcast_to(neg_log_prob.to(device=neg.device, dtype=neg.dtype), neg.shape)
-    except RuntimeError:
-        raise MarginRankError(
-            f"neg_log_prob of shape {list(neg_log_prob.shape)} does not broadcast to neg_scores {list(neg.shape)}"
-        ) from None
-    if mask is not None:
-        log_q = torch.where(mask, log_q, torch.zeros((), dtype=log_q.dtype, device=log_q.device))
-    if not bool(torch.isfinite(log_q).all()) or bool((log_q > 0).any()):
-        raise MarginRankError("neg_log_prob must be finite log-probabilities (<= 0): a sampled item has q > 0")
-    return log_q

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from marginrank.sampling.checks import canonical_csr, index_tensor
-from marginrank.sampling.layout import rows_per_pool
+from marginrank.sampling.layout import pool_of_row
 
 
 def _as_index(array: np.ndarray) -> torch.Tensor:
@@ -94,7 +94,7 @@ class Membership:
         """
         groups = pool.view(-1, pool.shape[-1])
         n_groups, width = groups.shape
-        row_group = torch.arange(users.numel()) // rows_per_pool(users.numel(), pool)
+        row_group = pool_of_row(users.numel(), pool)
         entry_group = torch.arange(n_groups).repeat_interleave(width)
         items = groups.flatten()
         hits = torch.zeros(users.numel(), width, dtype=torch.bool)

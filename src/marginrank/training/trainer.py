@@ -28,6 +28,7 @@ from marginrank.atomic import atomic_write_text
 from marginrank.data.interactions import Interactions
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import RankingLoss
+from marginrank.sampling.layout import per_row
 from marginrank.training.averaging import WeightAverage
 from marginrank.training.batches import PairBatches
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
@@ -69,7 +70,8 @@ class Trainer:
       point rather than from a stale one; the optimizer state is kept.
     - ``collapse_monitor.check(...)`` every epoch; ``on_collapse`` is ``"warn"`` or ``"stop"``.
     - ``log_q_correction`` passes ``sampler.sample_with_log_prob``'s log-probabilities to the loss
-      (sampled softmax), so that popularity-sampled negatives are not over-penalized.
+      (sampled softmax, BSL), one row per batch row (grouped pools are expanded), so that
+      popularity-sampled negatives are not over-penalized.
     - ``grad_sync`` averages the gradients over a process group: ``"rows"`` (all-gather the touched
       embedding rows), ``"dense"`` (all-reduce whole tables) or ``"ddp"`` (DistributedDataParallel);
       see :mod:`marginrank.training.distributed`.
@@ -232,7 +234,7 @@ class Trainer:
         extra: dict[str, torch.Tensor] = {}
         if self.log_q_correction:
             negatives, log_prob = self.sampler.sample_with_log_prob(users)
-            extra["neg_log_prob"] = log_prob.to(self.device)
+            extra["neg_log_prob"] = per_row(log_prob, users.numel()).to(self.device)
         else:
             negatives = self.sampler.sample(users)
         mask = None
