@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -187,6 +188,8 @@ class Trainer:
                 stopped = self._check_collapse(record, positives) or stopped
             self.history.append(record)
             self._write_log()
+            if self.progress and self.process.is_main:
+                print(self._summary(record), file=sys.stderr, flush=True)
             if self.run_dir is not None:
                 self.save(self._path("last.pt"))
             if stopped == "completed" and self.time_limit is not None and self._past(started + self.time_limit):
@@ -194,6 +197,17 @@ class Trainer:
             if stopped != "completed":
                 break
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
+
+    def _summary(self, record: dict[str, Any]) -> str:
+        """One line per epoch for the progress display: loss, the monitored metric and the best so far."""
+        parts = [f"epoch {record['epoch']}: loss {record['loss']:.4f}"]
+        if "metrics" in record:
+            parts.append(
+                f"{self.monitor} {record['metrics'][self.monitor]:.4f} "
+                f"(best {self.best_metrics[self.monitor]:.4f} at epoch {self.best_epoch})"
+            )
+        parts.append(f"lr {record['lr']:.3g}, {record['seconds'] + record.get('eval_seconds', 0.0):.1f} s")
+        return ", ".join(parts)
 
     def _past(self, deadline: float) -> bool:
         """Whether any rank is past ``deadline`` (all ranks must stop at the same epoch)."""
@@ -313,6 +327,8 @@ class Trainer:
         if self.on_collapse == "stop":
             self.history.append(record)
             self._write_log()
+            if self.progress and self.process.is_main:
+                print(self._summary(record), file=sys.stderr, flush=True)
             raise CollapseStop(report.message)
         warnings.warn(report.message, CollapseWarning, stacklevel=2)
         return None
