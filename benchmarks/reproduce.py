@@ -160,7 +160,9 @@ row reach 0.0722 / 0.0595 and 0.0724 / 0.0599 (last 15 epochs 0.0719 and 0.0722,
 0.0726), both just under the published 0.07245 / 0.0599: the Yelp row meets MF-BSL with its seed,
 and over three seeds it matches MF-BSL on average (Recall@20 mean 0.07245, NDCG@20 0.0598) rather
 than beating it. Seed to seed the best epoch moves Recall@20 by up to 0.8% on Yelp and 0.2% on
-Gowalla. The authors' Gowalla log (junkangwu/BSL
+Gowalla. Gowalla MMCL-800, whose NDCG@20 margin over MF-CCL (+0.5%) is the narrowest of the met
+targets, keeps it under two more seeds (`-seed1`, `-seed2`): 0.1870 / 0.1500 and 0.1863 / 0.1496,
++1.4% to +1.8% on Recall@20 and +0.25% to +0.5% on NDCG@20. The authors' Gowalla log (junkangwu/BSL
 `logs/gowalla/ICDE_rebuttal_..._t1_0.08_t2_1.22_..._800_...log`) shows what 0.1882 is: the best of
 389 test evaluations, first reached at epoch 337; its best 15 consecutive epochs average 0.1876 and
 its last 15 0.1874, against 0.1878 for our last 15 (epochs 70-84). Yelp alike: published 0.07245 at
@@ -315,6 +317,21 @@ def render(results: dict) -> str:
     return "\n".join(lines + ["", *target_notes(results), "", RUN_NOTES]) + "\n"
 
 
+def seed_spread(results: dict, row: dict, target: tuple[float, float], verdict) -> list[str]:
+    """A note on ``row``'s settings rerun under other seeds (runs whose only override is ``seed``), if any:
+    the spread around the row, not a replacement for it."""
+    reseeded = [r for r in results.values() if r["row"] == row["row"] and r["protocol"] == "paper"
+                and set(r["overrides"]) == {"seed"}]
+    if not reseeded:
+        return []
+    runs = [row, *reseeded]
+    recalls, ndcgs = ([r[metric] for r in runs] for metric in ("recall@20", "ndcg@20"))
+    seeds = ", ".join(str(r["overrides"]["seed"]) for r in reseeded)
+    return [f"  - the same row over {len(runs)} seeds (its own and {seeds}): mean Recall@20 "
+            f"{verdict(sum(recalls) / len(runs), target[0])}, mean NDCG@20 {verdict(sum(ndcgs) / len(runs), target[1])}; "
+            f"each: Recall@20 {', '.join(f'{v:.5f}' for v in recalls)}, NDCG@20 {', '.join(f'{v:.5f}' for v in ndcgs)}"]
+
+
 def target_notes(results: dict) -> list[str]:
     """The issue's targets, each with met / missed and by how much (test-monitored rows)."""
     ccl = {"yelp2018": (0.069846, 0.057244), "gowalla": (0.183730, 0.149257)}  # the exact log values
@@ -332,6 +349,7 @@ def target_notes(results: dict) -> list[str]:
         if mmcl800:
             notes.append(f"- {dataset}: MMCL-800 vs published MF-CCL: Recall@20 {verdict(mmcl800['recall@20'], ccl[dataset][0])}, "
                          f"NDCG@20 {verdict(mmcl800['ndcg@20'], ccl[dataset][1])}")
+            notes += seed_spread(results, mmcl800, ccl[dataset], verdict)
         if mmcl800 and mmcl100:  # "within 2% of that": of our MMCL-800, and of MF-CCL's published numbers
             for name, (recall, ndcg) in (("MMCL-800", (mmcl800["recall@20"], mmcl800["ndcg@20"])), ("MF-CCL", ccl[dataset])):
                 notes.append(f"- {dataset}: MMCL-100 within 2% of {name}: Recall@20 {verdict(mmcl100['recall@20'], 0.98 * recall)}, "
@@ -340,16 +358,7 @@ def target_notes(results: dict) -> list[str]:
             best = max(paper_rows, key=lambda r: r["recall@20"])
             notes.append(f"- {dataset}: best row ({best['row']}) vs published MF-BSL: Recall@20 {verdict(best['recall@20'], bsl[dataset][0])}, "
                          f"NDCG@20 {verdict(best['ndcg@20'], bsl[dataset][1])}")
-            reseeded = [r for r in results.values() if r["row"] == best["row"] and r["protocol"] == "paper"
-                        and set(r["overrides"]) == {"seed"}]
-            if reseeded:  # the row's settings under other seeds: the spread, not a replacement for the row
-                runs = [best, *reseeded]
-                recalls, ndcgs = ([r[metric] for r in runs] for metric in ("recall@20", "ndcg@20"))
-                seeds = ", ".join(str(r["overrides"]["seed"]) for r in reseeded)
-                notes.append(f"  - the same row over {len(runs)} seeds (its own and {seeds}): mean Recall@20 "
-                             f"{verdict(sum(recalls) / len(runs), bsl[dataset][0])}, mean NDCG@20 "
-                             f"{verdict(sum(ndcgs) / len(runs), bsl[dataset][1])}; each: Recall@20 "
-                             f"{', '.join(f'{v:.5f}' for v in recalls)}, NDCG@20 {', '.join(f'{v:.5f}' for v in ndcgs)}")
+            notes += seed_spread(results, best, bsl[dataset], verdict)
     return notes
 
 
