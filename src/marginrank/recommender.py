@@ -286,6 +286,7 @@ class Recommender:
             process=self.process,
             time_limit=p.time_limit,
             tags={"protocol": p.protocol, "optimistic": p.protocol == "paper"},
+            evaluated_on="test" if p.protocol == "paper" else "validation",
         )
         self.result_ = trainer.fit(fit_on, p.epochs, resume=resume)
         trainer.restore_best()

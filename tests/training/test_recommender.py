@@ -170,12 +170,15 @@ def test_log_q_correction_of_popularity_negatives_in_grouped_pools(loss):
     assert corrected > 1.05 * plain
 
 
-def test_progress_prints_each_epochs_loss_and_monitored_metric(capsys):
+@pytest.mark.parametrize(("protocol", "split"), [("validation", "validation"), ("paper", "test")])
+def test_progress_prints_each_epochs_loss_and_monitored_metric(capsys, protocol, split):
     data = datasets.load("synthetic", n_users=150, n_items=100)
-    rec = Recommender(negatives=10, epochs=3, patience=None, seed=1).fit(data)
+    rec = Recommender(negatives=10, epochs=3, patience=None, seed=1, protocol=protocol).fit(data)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch ") and ": loss " in line]
     assert len(lines) == 3
     for line, record in zip(lines, rec.result_.history):
         best = max((r for r in rec.result_.history if r["epoch"] <= record["epoch"]), key=lambda r: r["metrics"]["recall@20"])
-        assert line.startswith(f"epoch {record['epoch']}: loss {record['loss']:.4f}, recall@20 {record['metrics']['recall@20']:.4f}")
+        assert line.startswith(
+            f"epoch {record['epoch']}: loss {record['loss']:.4f}, {split} recall@20 {record['metrics']['recall@20']:.4f}"
+        )
         assert f"(best {best['metrics']['recall@20']:.4f} at epoch {best['epoch']})" in line

@@ -66,6 +66,7 @@ class Trainer:
       improvement. ``scheduler`` is either a ``ReduceLROnPlateau`` (mode max), stepped with the
       monitored value at each evaluation, or any other torch schedule (e.g.
       :func:`~marginrank.training.schedules.cosine_decay`), stepped after every optimizer step.
+      ``evaluated_on`` names the evaluator's split (e.g. ``"validation"``) in the progress lines.
       ``restore_best_on_lr_cut`` reloads the best epoch's weights whenever the plateau scheduler
       cuts the learning rate (RecBox's plateau schedule), so the lower rate starts from the best
       point rather than from a stale one; the optimizer state is kept.
@@ -112,6 +113,7 @@ class Trainer:
         grad_sync: str = "rows",
         tags: dict[str, Any] | None = None,
         average_decay: float | None = None,
+        evaluated_on: str | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise MarginRankError(f"batch size must be an integer >= 1, got {batch_size!r}")
@@ -138,6 +140,7 @@ class Trainer:
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.seed, self.progress, self.device = seed, progress, torch.device(device)
         self.tags = dict(tags or {})
+        self.evaluated_on = evaluated_on
         self.time_limit = time_limit
         self.process = process or ProcessGroup()
         self.sync = self.process.gradient_sync(model, grad_sync)
@@ -202,8 +205,9 @@ class Trainer:
         """One line per epoch for the progress display: loss, the monitored metric and the best so far."""
         parts = [f"epoch {record['epoch']}: loss {record['loss']:.4f}"]
         if "metrics" in record:
+            label = self.monitor if self.evaluated_on is None else f"{self.evaluated_on} {self.monitor}"
             parts.append(
-                f"{self.monitor} {record['metrics'][self.monitor]:.4f} "
+                f"{label} {record['metrics'][self.monitor]:.4f} "
                 f"(best {self.best_metrics[self.monitor]:.4f} at epoch {self.best_epoch})"
             )
         parts.append(f"lr {record['lr']:.3g}, {record['seconds'] + record.get('eval_seconds', 0.0):.1f} s")
