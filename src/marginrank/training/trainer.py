@@ -189,10 +189,7 @@ class Trainer:
                 stopped = self._evaluate(record)
             if self.collapse_monitor is not None:
                 stopped = self._check_collapse(record, positives) or stopped
-            self.history.append(record)
-            self._write_log()
-            if self.progress and self.process.is_main:
-                print(self._summary(record), file=sys.stderr, flush=True)
+            self._record(record)
             if self.run_dir is not None:
                 self.save(self._path("last.pt"))
             if stopped == "completed" and self.time_limit is not None and self._past(started + self.time_limit):
@@ -200,6 +197,13 @@ class Trainer:
             if stopped != "completed":
                 break
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
+
+    def _record(self, record: dict[str, Any]) -> None:
+        """Keep an epoch's record: in the history, in ``log.jsonl`` and, with progress on, as one line."""
+        self.history.append(record)
+        self._write_log()
+        if self.progress and self.process.is_main:
+            print(self._summary(record), file=sys.stderr, flush=True)
 
     def _summary(self, record: dict[str, Any]) -> str:
         """One line per epoch for the progress display: loss, the monitored metric and the best so far."""
@@ -329,10 +333,7 @@ class Trainer:
         if not report.collapsed:
             return None
         if self.on_collapse == "stop":
-            self.history.append(record)
-            self._write_log()
-            if self.progress and self.process.is_main:
-                print(self._summary(record), file=sys.stderr, flush=True)
+            self._record(record)
             raise CollapseStop(report.message)
         warnings.warn(report.message, CollapseWarning, stacklevel=2)
         return None
