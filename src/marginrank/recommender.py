@@ -42,11 +42,13 @@ from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
 from marginrank.training.schedules import cosine_decay
+from marginrank.training.top_k_quantile import TopKQuantile
 from marginrank.training.trainer import Trainer, TrainResult
 
 PROTOCOLS = ("validation", "paper", "none")
 LR_SCHEDULES = ("plateau", "cosine")
 MODEL_FORMAT = "marginrank-recommender-1"
+TOP_K_SAMPLES = 1000  # items drawn per user to estimate the top-K thresholds (SL@K's N)
 
 
 @dataclass
@@ -62,6 +64,9 @@ class RecommenderParams:
     popularity_alpha: float = 0.75
     exclude_positives: bool = True
     log_q_correction: bool = False
+    top_k_weight: int = 0
+    top_k_weight_temperature: float = 1.0
+    top_k_refresh_every: int = 20
     dim: int = 64
     similarity: str = "cosine"
     dropout: float = 0.1
@@ -103,6 +108,12 @@ class RecommenderParams:
             ("sampler", self.sampler in ("uniform", "popularity"), f"sampler must be 'uniform' or 'popularity', got {self.sampler!r}"),
             ("similarity", self.similarity in ("cosine", "dot"), f"similarity must be 'cosine' or 'dot', got {self.similarity!r}"),
             ("negatives", self.negatives >= 1, f"negatives must be at least 1, got {self.negatives}"),
+            ("top_k_weight", 0 <= self.top_k_weight <= TOP_K_SAMPLES,
+             f"top_k_weight must be 0 (off) or a cut-off K up to {TOP_K_SAMPLES}, got {self.top_k_weight}"),
+            ("top_k_weight_temperature", self.top_k_weight_temperature > 0,
+             f"top_k_weight_temperature must be > 0, got {self.top_k_weight_temperature}"),
+            ("top_k_refresh_every", self.top_k_refresh_every >= 1,
+             f"top_k_refresh_every must be at least 1 epoch, got {self.top_k_refresh_every}"),
             ("dim", self.dim >= 1, f"dim must be at least 1, got {self.dim}"),
             ("epochs", self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
             ("dropout", 0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
@@ -260,6 +271,10 @@ class Recommender:
             )
         loss = losses.get(p.loss, **p.loss_params)
         monitor = CollapseMonitor(seed=p.seed, margin=getattr(loss, "margin", None)) if p.collapse_check else None
+        quantile = None
+        if p.top_k_weight:
+            loss = losses.TopKWeighted(loss, p.top_k_weight_temperature)
+            quantile = TopKQuantile(fit_on.n_users, p.top_k_weight, TOP_K_SAMPLES, p.top_k_refresh_every)
         trainer = Trainer(
             self.model,
             loss,
@@ -287,6 +302,7 @@ class Recommender:
             time_limit=p.time_limit,
             tags={"protocol": p.protocol, "optimistic": p.protocol == "paper"},
             evaluated_on="test" if p.protocol == "paper" else "validation",
+            top_k_quantile=quantile,
         )
         self.result_ = trainer.fit(fit_on, p.epochs, resume=resume)
         trainer.restore_best()

@@ -89,6 +89,10 @@ def test_string_ids_from_a_csv(tmp_path):
         ({"monitor": "recall"}, "monitor must be a metric@k such as 'recall@20'"),
         ({"monitor": "auc@20"}, "monitor must be a metric@k"),
         ({"ks": (5, 10)}, r"monitor 'recall@20' needs 20 among the cut-offs ks \[5, 10\]"),
+        ({"top_k_weight": -1}, r"top_k_weight must be 0 \(off\) or a cut-off K up to 1000, got -1"),
+        ({"top_k_weight": 1001}, "top_k_weight must be 0"),
+        ({"top_k_weight_temperature": 0.0}, "top_k_weight_temperature must be > 0, got 0.0"),
+        ({"top_k_refresh_every": 0}, "top_k_refresh_every must be at least 1 epoch, got 0"),
     ],
 )
 def test_bad_settings_fail_before_any_work(params, message):
@@ -168,6 +172,18 @@ def test_log_q_correction_of_popularity_negatives_in_grouped_pools(loss):
     corrected = Recommender(log_q_correction=True, **settings).fit(data).metrics_["recall@20"]
     plain = Recommender(**settings).fit(data).metrics_["recall@20"]
     assert corrected > 1.05 * plain
+
+
+def test_top_k_weighted_softmax_ranks_planted_data_better_than_the_softmax():
+    """SL@K (softmax with the top-K weight, thresholds refreshed every 2 epochs) on planted data
+    ranks better than the plain softmax (here +6% Recall@20, +12% NDCG@20; asserted: +2%)."""
+    data = datasets.load("synthetic", n_users=1000, n_items=500)
+    settings = dict(loss="softmax", loss_params={"temperature": 0.1}, negatives=100, shared_negatives=True,
+                    group_size=16, epochs=8, lr=3e-3, protocol="paper", patience=None, progress=False, seed=0)
+    plain = Recommender(**settings).fit(data).metrics_
+    weighted = Recommender(top_k_weight=20, top_k_refresh_every=2, **settings).fit(data).metrics_
+    assert plain["recall@20"] > 0.2
+    assert weighted["recall@20"] > 1.02 * plain["recall@20"] and weighted["ndcg@20"] > 1.02 * plain["ndcg@20"]
 
 
 @pytest.mark.parametrize(("protocol", "split"), [("validation", "validation"), ("paper", "test")])

@@ -15,6 +15,7 @@ from marginrank.losses.pairwise_hinge import PairwiseHinge
 from marginrank.losses.psl import PSL
 from marginrank.losses.registry import available, get
 from marginrank.losses.sampled_softmax import SampledSoftmax
+from marginrank.losses.top_k_weighted import TopKWeighted
 from marginrank.losses.triplet import Triplet
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "PairwiseHinge",
     "RankingLoss",
     "SampledSoftmax",
+    "TopKWeighted",
     "Triplet",
     "available",
     "get",

@@ -6,6 +6,7 @@ from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
 from marginrank.training.schedules import cosine_decay
+from marginrank.training.top_k_quantile import TopKQuantile
 from marginrank.training.trainer import CollapseStop, CollapseWarning, Trainer, TrainResult
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "CollapseWarning",
     "Evaluator",
     "PairBatches",
+    "TopKQuantile",
     "TrainResult",
     "Trainer",
     "WeightAverage",

@@ -34,6 +34,7 @@ from marginrank.training.averaging import WeightAverage
 from marginrank.training.batches import PairBatches
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup
+from marginrank.training.top_k_quantile import TopKQuantile
 
 CHECKPOINT_FORMAT = "marginrank-trainer-1"
 
@@ -74,6 +75,8 @@ class Trainer:
     - ``log_q_correction`` passes ``sampler.sample_with_log_prob``'s log-probabilities to the loss
       (sampled softmax, BSL), one row per batch row (grouped pools are expanded), so that
       popularity-sampled negatives are not over-penalized.
+    - ``top_k_quantile`` (with a :class:`~marginrank.losses.TopKWeighted` loss, SL@K) is refreshed
+      from the model before every ``every``-th epoch and hands each row's user threshold to the loss.
     - ``grad_sync`` averages the gradients over a process group: ``"rows"`` (all-gather the touched
       embedding rows), ``"dense"`` (all-reduce whole tables) or ``"ddp"`` (DistributedDataParallel);
       see :mod:`marginrank.training.distributed`.
@@ -114,6 +117,7 @@ class Trainer:
         tags: dict[str, Any] | None = None,
         average_decay: float | None = None,
         evaluated_on: str | None = None,
+        top_k_quantile: TopKQuantile | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise MarginRankError(f"batch size must be an integer >= 1, got {batch_size!r}")
@@ -150,6 +154,13 @@ class Trainer:
         if log_q_correction and not loss.takes("neg_log_prob"):
             raise MarginRankError(f"the log-Q correction needs a softmax loss; {type(loss).__name__} takes no log-probabilities")
         self.log_q_correction = log_q_correction
+        if (top_k_quantile is None) == loss.takes("pos_threshold"):
+            raise MarginRankError(
+                "a top-K weighted loss and a TopKQuantile come together: pass both or neither"
+                f" (loss {type(loss).__name__}, top_k_quantile {type(top_k_quantile).__name__})"
+            )
+        self.top_k_quantile = top_k_quantile
+        self.quantile_generator = torch.Generator()
         # shared pools cannot exclude each row's positives, so those are masked out of the loss
         self._mask_collisions = bool(getattr(sampler, "shared", False)) and getattr(sampler, "membership", None) is not None
         self.history: list[dict[str, Any]] = []
@@ -183,6 +194,8 @@ class Trainer:
         while self.epoch < epochs:
             self.epoch += 1
             self._reseed()
+            if self.top_k_quantile is not None and self.top_k_quantile.due(self.epoch):
+                self.top_k_quantile.refresh(self.model, positives, self.quantile_generator)
             record = {"epoch": self.epoch, **self._train_epoch(batches)}
             record["lr"] = self.optimizer.param_groups[0]["lr"]
             if self.evaluator is not None and (self.epoch % self.eval_every == 0 or self.epoch == epochs):
@@ -223,7 +236,8 @@ class Trainer:
         return bool(self.process.sum_(late)[0] > 0)
 
     def _reseed(self) -> None:
-        """Batch order (shared by all ranks), negatives and dropout (per rank) from (seed, epoch, rank)."""
+        """Batch order and top-K threshold draws (shared by all ranks), negatives and dropout (per rank)
+        from (seed, epoch, rank)."""
         def derive(stream: int, rank: int) -> int:
             return int(np.random.SeedSequence([self.seed, self.epoch, stream, rank]).generate_state(1)[0])
 
@@ -231,6 +245,7 @@ class Trainer:
         if hasattr(self.sampler, "generator"):
             self.sampler.generator.manual_seed(derive(1, self.process.rank))
         torch.manual_seed(derive(2, self.process.rank))
+        self.quantile_generator.manual_seed(derive(3, 0))
 
     def _train_epoch(self, batches: PairBatches) -> dict[str, float]:
         self.model.train()
@@ -259,6 +274,8 @@ class Trainer:
             extra["neg_log_prob"] = per_row(log_prob, users.numel()).to(self.device)
         else:
             negatives = self.sampler.sample(users)
+        if self.top_k_quantile is not None:
+            extra["pos_threshold"] = self.top_k_quantile.thresholds[users].to(self.device)
         mask = None
         if self._mask_collisions:
             mask = ~self.sampler.collision_mask(users, negatives).to(self.device)
@@ -372,6 +389,7 @@ class Trainer:
             "stale_evaluations": self.stale_evaluations,
             "average": None if self.average is None else self.average.state_dict(),
             "collapse": None if self.collapse_monitor is None else self.collapse_monitor.state_dict(),
+            "top_k_quantile": None if self.top_k_quantile is None else self.top_k_quantile.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any], *, source: str | Path | None = None) -> None:
@@ -400,6 +418,10 @@ class Trainer:
             self.average.load_state_dict(state["average"])
         if self.collapse_monitor is not None and state.get("collapse") is not None:
             self.collapse_monitor.load_state_dict(state["collapse"])
+        if self.top_k_quantile is not None:
+            if state.get("top_k_quantile") is None:
+                raise MarginRankError("the checkpoint holds no top-K thresholds: it was trained without top-K weighting", path=where)
+            self.top_k_quantile.load_state_dict(state["top_k_quantile"])
 
     def save(self, path: str | Path) -> None:
         """Write a checkpoint (rank 0 only: every rank holds the same replica)."""
