@@ -12,7 +12,6 @@ Timings are noisy: the machine has 2 cores shared with other jobs.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path

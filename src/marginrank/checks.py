@@ -20,3 +20,19 @@ def require_number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
         raise MarginRankError(f"{name} must be a finite number, got {value!r}")
     return float(value)
+
+
+def require_positive(name: str, value: object) -> float:
+    """``value`` as a finite float > 0."""
+    number = require_number(name, value)
+    if number <= 0:
+        raise MarginRankError(f"{name} must be > 0, got {value!r}")
+    return number
+
+
+def require_non_negative(name: str, value: object) -> float:
+    """``value`` as a finite float >= 0."""
+    number = require_number(name, value)
+    if number < 0:
+        raise MarginRankError(f"{name} must be >= 0, got {value!r}")
+    return number

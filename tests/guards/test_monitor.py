@@ -8,6 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from marginrank.datasets import make_synthetic
+from marginrank.errors import MarginRankError
 from marginrank.guards import CollapseMonitor
 from marginrank.models import MF
 from tests.models.test_mf import one_thread, train_ccl  # noqa: F401 (fixture)
@@ -91,3 +92,17 @@ def test_select_users_is_fixed_and_skips_users_without_items():
     first = monitor.select_users(train)
     assert len(first) == 3 and set(first) <= {0, 2, 3, 5}
     assert np.array_equal(first, monitor.select_users(train))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"margin_gap": -0.5}, "margin_gap must be >= 0, got -0.5"),
+        ({"margin_gap": "0.5"}, "margin_gap must be a finite number, got '0.5'"),
+        ({"max_gap": float("nan")}, "max_gap must be a finite number, got nan"),
+        ({"shrink_factor": 0}, "shrink_factor must be > 0, got 0"),
+    ],
+)
+def test_bad_thresholds_are_clear_errors(options, message):
+    with pytest.raises(MarginRankError, match=message):
+        CollapseMonitor(**options)

@@ -9,7 +9,7 @@ import torch
 from marginrank.errors import MarginRankError
 from marginrank.losses import BPR
 
-from ._reference import assert_matches_oracle, grads, valid
+from ._reference import assert_matches_oracle, valid
 
 
 def bpr_oracle(t: float):

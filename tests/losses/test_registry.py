@@ -32,7 +32,7 @@ def test_unknown_name_lists_valid_names() -> None:
         ("ccl", {"temperature": 0.1}, "has no parameter temperature; it accepts: margin, neg_weight, reduction"),
         ("mmcl", {"margins": [0.5, 0.6], "weights": [1.0]}, "same length"),
         ("bpr", {"temperature": 0}, "temperature must be > 0"),
-        ("softmax", {"temperature": "warm"}, "must be a number"),
+        ("softmax", {"temperature": "warm"}, "temperature must be a finite number, got 'warm'"),
         ("bsl", {"reduction": "max"}, "reduction must be one of"),
     ],
 )

@@ -9,7 +9,7 @@ import torch
 from marginrank.errors import MarginRankError
 from marginrank.losses import SampledSoftmax
 
-from ._reference import assert_matches_oracle, random_batch, valid
+from ._reference import assert_matches_oracle, random_batch
 
 
 def softmax_oracle(t: float, log_q=None):

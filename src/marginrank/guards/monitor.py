@@ -10,9 +10,9 @@ import numpy as np
 import scipy.sparse as sp
 from torch import Tensor, nn
 
+from marginrank.checks import require_non_negative, require_number, require_positive
 from marginrank.errors import MarginRankError
 from marginrank.guards.stats import collapse_stats, score_stats
-from marginrank.losses.base import require_finite, require_non_negative, require_positive
 
 ADVICE = (
     "The model is collapsing: try --similarity cosine, --loss mmcl or ccl, a norm constraint "
@@ -78,10 +78,10 @@ class CollapseMonitor:
         self.min_effective_rank = require_non_negative("min_effective_rank", min_effective_rank)
         self.shrink_factor = require_positive("shrink_factor", shrink_factor)
         self.severe_shrink_factor = require_positive("severe_shrink_factor", severe_shrink_factor)
-        self.max_gap = float(max_gap)
+        self.max_gap = require_number("max_gap", max_gap)
         self.margin_fraction = require_non_negative("margin_fraction", margin_fraction)
-        self.margin = None if margin is None else require_finite("margin", margin)  # CCL may use m <= 0: then it never fires
-        self.margin_gap = float(margin_gap)
+        self.margin = None if margin is None else require_number("margin", margin)  # CCL may use m <= 0: then it never fires
+        self.margin_gap = require_non_negative("margin_gap", margin_gap)
         self.history: list[tuple[int, dict[str, float]]] = []
         self._users: np.ndarray | None = None
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
+from marginrank.checks import require_positive
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import require_positive
 
 
 class NormConstraint:

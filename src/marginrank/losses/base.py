@@ -297,27 +297,3 @@ def valid_count(neg: Tensor, mask: Tensor | None) -> Tensor:
     if mask is None:
         return torch.full(neg.shape[:1], float(neg.shape[1]), dtype=neg.dtype, device=neg.device)
     return mask.sum(dim=1).clamp_min(1).to(neg.dtype)
-
-
-def require_finite(name: str, value: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise MarginRankError(f"{name} must be a number; got {value!r}") from None
-    if not math.isfinite(number):
-        raise MarginRankError(f"{name} must be finite; got {value!r}")
-    return number
-
-
-def require_positive(name: str, value: float) -> float:
-    number = require_finite(name, value)
-    if number <= 0:
-        raise MarginRankError(f"{name} must be > 0; got {value!r}")
-    return number
-
-
-def require_non_negative(name: str, value: float) -> float:
-    number = require_finite(name, value)
-    if number < 0:
-        raise MarginRankError(f"{name} must be >= 0; got {value!r}")
-    return number

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from marginrank.losses.base import Reduction, RankingLoss, masked_mean, require_positive
+from marginrank.checks import require_positive
+from marginrank.losses.base import Reduction, RankingLoss, masked_mean
 
 
 class BPR(RankingLoss):

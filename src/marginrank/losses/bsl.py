@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from marginrank.checks import require_positive
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import (
     Reduction,
@@ -14,7 +15,6 @@ from marginrank.losses.base import (
     checked_log_prob,
     masked_log_mean_exp,
     masked_logsumexp,
-    require_positive,
 )
 
 

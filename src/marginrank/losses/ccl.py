@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from marginrank.losses.base import Reduction, RankingLoss, active_mean, require_finite, require_non_negative
+from marginrank.checks import require_non_negative, require_number
+from marginrank.losses.base import Reduction, RankingLoss, active_mean
 
 
 class CCL(RankingLoss):
@@ -27,7 +28,7 @@ class CCL(RankingLoss):
 
     def __init__(self, margin: float = 0.9, neg_weight: float = 150.0, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
-        self.margin = require_finite("margin", margin)
+        self.margin = require_number("margin", margin)
         self.neg_weight = require_non_negative("neg_weight", neg_weight)
 
     def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None) -> Tensor:

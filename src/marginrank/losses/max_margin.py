@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from marginrank.losses.base import Reduction, RankingLoss, masked_max, require_non_negative
+from marginrank.checks import require_non_negative
+from marginrank.losses.base import Reduction, RankingLoss, masked_max
 
 
 class MaxMarginHinge(RankingLoss):

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from marginrank.checks import require_non_negative, require_number
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import Reduction, RankingLoss, active_mean, require_finite, require_non_negative
+from marginrank.losses.base import Reduction, RankingLoss, active_mean
 
 
 class MMCL(RankingLoss):
@@ -66,7 +67,7 @@ class MMCL(RankingLoss):
             raise MarginRankError(
                 f"margins and weights must be non-empty and of the same length; got {len(margins)} and {len(weights)}"
             )
-        self.margins = tuple(require_finite("margins", m) for m in margins)
+        self.margins = tuple(require_number("margins", m) for m in margins)
         self.weights = tuple(require_non_negative("weights", w) for w in weights)
         order = sorted(range(len(self.margins)), key=self.margins.__getitem__)
         sorted_margins = torch.tensor([self.margins[k] for k in order], dtype=torch.float64)

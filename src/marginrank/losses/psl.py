@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from marginrank.checks import require_positive
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import Reduction, RankingLoss, masked_log_mean_exp, require_positive
+from marginrank.losses.base import Reduction, RankingLoss, masked_log_mean_exp
 
 
 def _log_one_plus_tanh(d: Tensor) -> Tensor:

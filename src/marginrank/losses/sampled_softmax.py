@@ -6,12 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from marginrank.checks import require_positive
 from marginrank.losses.base import (
     Reduction,
     RankingLoss,
     checked_log_prob,
     masked_logsumexp,
-    require_positive,
     valid_count,
 )
 

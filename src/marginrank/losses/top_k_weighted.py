@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from marginrank.checks import require_positive
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import Reduction, RankingLoss, require_positive
+from marginrank.losses.base import Reduction, RankingLoss
 
 THRESHOLD_KEYWORD = "pos_threshold"
 

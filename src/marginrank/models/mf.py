@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from marginrank.checks import require_non_negative, require_positive
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import require_non_negative, require_positive
 from marginrank.models.dropout import Dropout
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PooledItemScores

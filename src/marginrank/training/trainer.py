@@ -26,6 +26,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from marginrank.atomic import atomic_write_text
+from marginrank.checks import require_integer
 from marginrank.data.interactions import Interactions
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import RankingLoss
@@ -119,8 +120,7 @@ class Trainer:
         evaluated_on: str | None = None,
         top_k_quantile: TopKQuantile | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise MarginRankError(f"batch size must be an integer >= 1, got {batch_size!r}")
+        require_integer("batch size", batch_size, 1)
         if eval_every < 1:
             raise MarginRankError(f"eval_every must be at least 1, got {eval_every}")
         if clip_norm is not None and not clip_norm > 0:

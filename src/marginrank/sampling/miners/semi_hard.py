@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Real
-
 import torch
 
+from marginrank.checks import require_positive
 from marginrank.errors import MarginRankError
 from marginrank.sampling.checks import positive_int
 from marginrank.sampling.miners.base import Miner, select_top
@@ -26,9 +24,7 @@ class SemiHardMiner(Miner):
     """
 
     def __init__(self, margin: float, num_negatives: int | None = None) -> None:
-        if isinstance(margin, bool) or not isinstance(margin, Real) or not math.isfinite(margin) or margin <= 0:
-            raise MarginRankError(f"margin must be a finite number > 0, got {margin!r}")
-        self.margin = float(margin)
+        self.margin = require_positive("margin", margin)
         self.num_negatives = None if num_negatives is None else positive_int("num_negatives", num_negatives)
 
     def mine(
