@@ -9,7 +9,7 @@ import torch
 from marginrank.errors import MarginRankError
 from marginrank.losses import BSL
 
-from ._reference import assert_matches_oracle, random_batch, valid
+from ._reference import assert_matches_oracle, grads, random_batch, valid
 
 
 def bsl_oracle(tau1: float, tau2: float, groups=None):
@@ -171,3 +171,20 @@ def test_masked_slots_may_hold_any_log_q() -> None:
 def test_bad_log_q(log_q) -> None:
     with pytest.raises(MarginRankError, match="neg_log_prob"):
         BSL()(torch.zeros(2), torch.zeros(2, 3), neg_log_prob=log_q)
+
+
+def test_sum_negatives_is_the_readme_form_with_a_mask_and_keeps_the_gradients() -> None:
+    pos, neg, mask = random_batch(34)
+    t1, t2 = 0.11, 1.22
+    summed = BSL(t1, t2, sum_negatives=True, reduction="none")
+    readme = []
+    for b in range(len(pos)):
+        negs = valid(neg[b].numpy(), mask[b].numpy())
+        neg_term = t2 * math.log(sum(math.exp(s / t1) for s in negs)) if negs else 0.0  # no negative: positive term only
+        readme.append(-float(pos[b]) / t1 + neg_term)
+    np.testing.assert_allclose(summed(pos, neg, mask).numpy(), readme, rtol=1e-9)
+    _, g_pos_sum, g_neg_sum = grads(summed, pos, neg, mask)
+    _, g_pos, g_neg = grads(BSL(t1, t2, reduction="none"), pos, neg, mask)
+    torch.testing.assert_close((g_pos_sum, g_neg_sum), (g_pos, g_neg))
+    with pytest.raises(MarginRankError, match="sum_negatives must be true or false"):
+        BSL(sum_negatives=1)

@@ -15,6 +15,7 @@ from marginrank.losses.base import (
     checked_log_prob,
     masked_log_mean_exp,
     masked_logsumexp,
+    valid_count,
 )
 
 
@@ -44,19 +45,30 @@ class BSL(RankingLoss):
           which is the plain mean when ``q`` is uniform and needs no catalogue size.
         Both sides use logsumexp, so large N and small ``t1`` do not overflow.
 
+        - ``sum_negatives=True`` adds that constant back, ``t2 * log N_b`` (``N_b`` the row's valid
+          negatives): the README form. Gradients are unchanged; the value matters where it is used
+          itself, as :class:`~marginrank.losses.TopKWeighted`'s weight gradient uses it (SL@K's SL
+          term is a sum, positive for any score).
+
     Args:
         tau1: ``t1`` [0.11], the temperature of both sides (Yelp2018; Gowalla 0.08).
         tau2: ``t2`` [1.10], the power on the negative side (Yelp2018; Gowalla 1.22).
+        sum_negatives: sum over the negatives instead of the mean [False, the authors' MF runs].
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` over the batch.
 
     With ``neg_mask`` the mean runs over the valid negatives; a row with none keeps only its
     positive term ``-log mean exp(s_p/t1)`` (finite, not bounded below as ``s_p`` grows).
     """
 
-    def __init__(self, tau1: float = 0.11, tau2: float = 1.10, reduction: Reduction = "mean") -> None:
+    def __init__(
+        self, tau1: float = 0.11, tau2: float = 1.10, sum_negatives: bool = False, reduction: Reduction = "mean"
+    ) -> None:
         super().__init__(reduction)
         self.tau1 = require_positive("tau1", tau1)
         self.tau2 = require_positive("tau2", tau2)
+        if not isinstance(sum_negatives, bool):
+            raise MarginRankError(f"sum_negatives must be true or false, got {sum_negatives!r}")
+        self.sum_negatives = sum_negatives
 
     def forward(
         self,
@@ -84,10 +96,13 @@ class BSL(RankingLoss):
             neg_log_mean = masked_log_mean_exp(neg, mask, 1 / self.tau1)  # 0 without a valid negative
         else:
             neg_log_mean = _importance_log_mean_exp(neg / self.tau1, checked_log_prob(neg_log_prob, neg, mask), mask)
+        if self.sum_negatives:
+            neg_log_mean = neg_log_mean + valid_count(neg, mask).log()
         return self.tau2 * neg_log_mean - pos_logits
 
     def extra_repr(self) -> str:
-        return f"tau1={self.tau1}, tau2={self.tau2}, {super().extra_repr()}"
+        summed = ", sum_negatives=True" if self.sum_negatives else ""
+        return f"tau1={self.tau1}, tau2={self.tau2}{summed}, {super().extra_repr()}"
 
 
 def _importance_log_mean_exp(logits: Tensor, log_q: Tensor, mask: Tensor | None) -> Tensor:
