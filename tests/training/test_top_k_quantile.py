@@ -35,15 +35,15 @@ def planted(n_users: int = 9, n_items: int = 40, seed: int = 0):
 
 def brute_force(model: Factors, positives: sp.csr_matrix, k: int, samples: int, seed: int) -> np.ndarray:
     """Per user, in plain numpy: the K-th highest of its positives' scores and its non-positive draws
-    (the draws replayed from the same generator, all users at once)."""
+    (one draw of ``samples`` items for all users, replayed from the same generator)."""
     n_users, n_items = positives.shape
-    draws = torch.randint(n_items, (n_users, samples), generator=torch.Generator().manual_seed(seed)).numpy()
+    draws = torch.randint(n_items, (samples,), generator=torch.Generator().manual_seed(seed)).numpy()
     scores = (model.users @ model.items.T).numpy()
     dense = positives.toarray() > 0
     out = []
     for u in range(n_users):
         candidates = [scores[u, i] for i in range(n_items) if dense[u, i]]
-        candidates += [scores[u, j] for j in draws[u] if not dense[u, j]]
+        candidates += [scores[u, j] for j in draws if not dense[u, j]]
         out.append(sorted(candidates, reverse=True)[min(k, len(candidates)) - 1])
     return np.array(out)
 
@@ -121,6 +121,7 @@ def test_the_trainer_refreshes_the_thresholds_on_schedule_and_resumes_them(data,
     trainer.fit(data.train, epochs=1)
     assert torch.equal(trainer.top_k_quantile.thresholds, torch.zeros(data.n_users))  # first refresh before epoch 2
     trainer.fit(data.train, epochs=2)
+    assert [("threshold_seconds" in record) for record in trainer.history] == [False, True]
     users = np.unique(data.train.users)
     assert (trainer.top_k_quantile.thresholds[users] > 0).float().mean() > 0.9  # the top 5 of a trained model score > 0
     whole = weighted_trainer(data, tmp_path / "whole")

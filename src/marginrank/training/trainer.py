@@ -194,9 +194,12 @@ class Trainer:
         while self.epoch < epochs:
             self.epoch += 1
             self._reseed()
+            record: dict[str, Any] = {"epoch": self.epoch}
             if self.top_k_quantile is not None and self.top_k_quantile.due(self.epoch):
+                start = time.perf_counter()
                 self.top_k_quantile.refresh(self.model, positives, self.quantile_generator)
-            record = {"epoch": self.epoch, **self._train_epoch(batches)}
+                record["threshold_seconds"] = time.perf_counter() - start
+            record.update(self._train_epoch(batches))
             record["lr"] = self.optimizer.param_groups[0]["lr"]
             if self.evaluator is not None and (self.epoch % self.eval_every == 0 or self.epoch == epochs):
                 stopped = self._evaluate(record)
@@ -227,7 +230,8 @@ class Trainer:
                 f"{label} {record['metrics'][self.monitor]:.4f} "
                 f"(best {self.best_metrics[self.monitor]:.4f} at epoch {self.best_epoch})"
             )
-        parts.append(f"lr {record['lr']:.3g}, {record['seconds'] + record.get('eval_seconds', 0.0):.1f} s")
+        seconds = record["seconds"] + record.get("eval_seconds", 0.0) + record.get("threshold_seconds", 0.0)
+        parts.append(f"lr {record['lr']:.3g}, {seconds:.1f} s")
         return ", ".join(parts)
 
     def _past(self, deadline: float) -> bool:
