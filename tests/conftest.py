@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real LightGCN splits live (../shared/data beside the repo)."""
+"""Shared fixtures: where the real LightGCN splits live (../shared/data beside the repo), one torch thread."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -27,3 +28,12 @@ def gowalla_dir() -> Path:
 @pytest.fixture
 def yelp_dir() -> Path:
     return shared_split("yelp2018")
+
+
+@pytest.fixture
+def one_thread():
+    """Many small ops: one thread is much faster on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

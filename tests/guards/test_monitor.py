@@ -11,7 +11,7 @@ from marginrank.datasets import make_synthetic
 from marginrank.errors import MarginRankError
 from marginrank.guards import CollapseMonitor
 from marginrank.models import MF
-from tests.models.test_mf import one_thread, train_ccl  # noqa: F401 (fixture)
+from tests.models.test_mf import train_ccl
 
 
 def lowest_items(users: torch.Tensor, items: torch.Tensor, count: int) -> sp.csr_matrix:
@@ -51,7 +51,7 @@ def test_fires_on_items_collapsed_to_one_direction():
     assert any("effective rank 1.00" in reason for reason in report.reasons)
 
 
-def test_silent_on_healthy_mf_from_tiny_init(one_thread):  # noqa: F811
+def test_silent_on_healthy_mf_from_tiny_init(one_thread):
     data = make_synthetic(n_users=1000, n_items=500)
     for similarity in ("cosine", "dot"):
         torch.manual_seed(0)

@@ -155,15 +155,6 @@ def train_ccl(dataset, epochs: int, seed: int = 0) -> MF:
     return model
 
 
-@pytest.fixture
-def one_thread():
-    """Many small ops: one thread is much faster on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_tiny_mf_with_ccl_beats_popularity(one_thread):
     data = make_synthetic(n_users=1000, n_items=500)
     train, test = data.train.matrix, data.test.matrix
