@@ -37,6 +37,7 @@ from marginrank.metrics.full_ranking import cut_offs
 from marginrank.metrics.ranking import METRICS
 from marginrank.models import MF
 from marginrank.sampling import PopularitySampler, UniformSampler
+from marginrank.training.batches import POSITIVE_SAMPLING
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
@@ -76,6 +77,7 @@ class RecommenderParams:
     lr: float = 1e-3
     sparse: bool = False
     batch_size: int = 1024
+    positive_sampling: str = "pairs"  # or "users"
     epochs: int = 20
     l2: float = 0.0
     clip_norm: float | None = None
@@ -123,6 +125,8 @@ class RecommenderParams:
             ("device", _is_device(self.device), f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"),
             ("lr", self.lr > 0, f"learning rate must be positive, got {self.lr}"),
             ("batch_size", self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
+            ("positive_sampling", self.positive_sampling in POSITIVE_SAMPLING,
+             f"positive_sampling must be one of {', '.join(POSITIVE_SAMPLING)}, got {self.positive_sampling!r}"),
             ("optimizer", self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
             ("on_collapse", self.on_collapse in ("warn", "stop"), f"on_collapse must be 'warn' or 'stop', got {self.on_collapse!r}"),
             ("average_decay", self.average_decay is None or 0.0 < self.average_decay < 1.0,
@@ -281,6 +285,7 @@ class Recommender:
             self._sampler(fit_on),
             optimizer,
             batch_size=p.batch_size,
+            positive_sampling=p.positive_sampling,
             l2=p.l2,
             clip_norm=p.clip_norm,
             constraints=[NormConstraint(p.max_norm)] if p.max_norm is not None else [],

@@ -8,6 +8,7 @@ from marginrank import Recommender, datasets
 from marginrank.recommender import RecommenderParams
 from marginrank.data import Interactions, read_delimited
 from marginrank.errors import MarginRankError
+from marginrank.metrics import evaluate_popularity
 from marginrank.training import CollapseWarning
 
 
@@ -93,6 +94,7 @@ def test_string_ids_from_a_csv(tmp_path):
         ({"top_k_weight": 1001}, "top_k_weight must be 0"),
         ({"top_k_weight_temperature": 0.0}, "top_k_weight_temperature must be > 0, got 0.0"),
         ({"top_k_refresh_every": 0}, "top_k_refresh_every must be at least 1 epoch, got 0"),
+        ({"positive_sampling": "user"}, "positive_sampling must be one of pairs, users, got 'user'"),
     ],
 )
 def test_bad_settings_fail_before_any_work(params, message):
@@ -198,3 +200,15 @@ def test_progress_prints_each_epochs_loss_and_monitored_metric(capsys, protocol,
             f"epoch {record['epoch']}: loss {record['loss']:.4f}, {split} recall@20 {record['metrics']['recall@20']:.4f}"
         )
         assert f"(best {best['metrics']['recall@20']:.4f} at epoch {best['epoch']})" in line
+
+
+def test_user_uniform_positives_train_a_ranker_on_planted_data():
+    """LightGCN's draw (a uniform user, then one of its pairs) trains within 5% of one pass over the
+    pairs (here 0.204 against 0.208 Recall@20), far above popularity (0.125)."""
+    data = datasets.load("synthetic", n_users=1000, n_items=500)
+    settings = dict(loss="softmax", loss_params={"temperature": 0.1}, negatives=100, shared_negatives=True,
+                    group_size=16, epochs=8, lr=3e-3, protocol="paper", patience=None, progress=False, seed=0)
+    pairs = Recommender(**settings).fit(data).metrics_["recall@20"]
+    users = Recommender(positive_sampling="users", **settings).fit(data).metrics_["recall@20"]
+    popularity = evaluate_popularity(data.train.matrix, data.test.matrix)["recall@20"]
+    assert users > 1.5 * popularity and users > 0.95 * pairs

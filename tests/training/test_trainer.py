@@ -55,6 +55,7 @@ def test_eval_every_below_one_is_a_clear_error(data, eval_every):
         ({"clip_norm": -1.0}, "clip_norm must be > 0 or None"),
         ({"time_limit": 0}, "time_limit must be > 0 seconds or None, got 0"),
         ({"constraints": shrink}, "constraints must be a list of callables"),
+        ({"positive_sampling": "items"}, "positive_sampling must be one of pairs, users; got 'items'"),
     ],
 )
 def test_bad_trainer_options_are_clear_errors(data, options, message):

@@ -42,6 +42,7 @@ HELP = {
     "lr": "learning rate",
     "sparse": "sparse embedding gradients (lazy Adam: only rows a batch touches are updated)",
     "batch_size": "training pairs per batch",
+    "positive_sampling": "pairs (every training pair once per epoch) or users (a uniform user, then one of its pairs: LightGCN's sampler)",
     "epochs": "maximum number of epochs",
     "l2": "L2 weight on the embedding rows a batch uses",
     "clip_norm": "clip the gradient norm to this value",

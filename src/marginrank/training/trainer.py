@@ -32,7 +32,7 @@ from marginrank.errors import MarginRankError
 from marginrank.losses.base import RankingLoss
 from marginrank.sampling.layout import per_row
 from marginrank.training.averaging import WeightAverage
-from marginrank.training.batches import PairBatches
+from marginrank.training.batches import POSITIVE_SAMPLING, PairBatches
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup
 from marginrank.training.top_k_quantile import TopKQuantile
@@ -96,6 +96,7 @@ class Trainer:
         optimizer: torch.optim.Optimizer,
         *,
         batch_size: int = 1024,
+        positive_sampling: str = "pairs",
         l2: float = 0.0,
         clip_norm: float | None = None,
         constraints: Sequence[Callable[[nn.Module], None]] = (),
@@ -121,6 +122,8 @@ class Trainer:
         top_k_quantile: TopKQuantile | None = None,
     ) -> None:
         require_integer("batch size", batch_size, 1)
+        if positive_sampling not in POSITIVE_SAMPLING:
+            raise MarginRankError(f"positive_sampling must be one of {', '.join(POSITIVE_SAMPLING)}; got {positive_sampling!r}")
         if eval_every < 1:
             raise MarginRankError(f"eval_every must be at least 1, got {eval_every}")
         if clip_norm is not None and not clip_norm > 0:
@@ -133,6 +136,7 @@ class Trainer:
             raise MarginRankError(f"on_collapse must be 'warn' or 'stop', got {on_collapse!r}")
         self.model, self.loss, self.sampler, self.optimizer = model, loss, sampler, optimizer
         self.batch_size, self.l2, self.clip_norm = batch_size, l2, clip_norm
+        self.positive_sampling = positive_sampling
         if not isinstance(constraints, Sequence):
             raise MarginRankError(f"constraints must be a list of callables, e.g. [{type(constraints).__name__}(...)]")
         self.constraints = tuple(constraints)
@@ -185,7 +189,7 @@ class Trainer:
         elif self.run_dir is not None and self._path("last.pt").exists():
             raise MarginRankError("already holds a run's checkpoint: resume it, or train into another folder", path=str(self.run_dir))
         batches = PairBatches(
-            train.users, train.items, self.batch_size, self.generator,
+            train.users, train.items, self.batch_size, self.generator, positive_sampling=self.positive_sampling,
             rank=self.process.rank, world_size=self.process.world_size,
         )
         positives = train.matrix
