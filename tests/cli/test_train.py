@@ -28,7 +28,7 @@ def test_default_job_beats_popularity(tmp_path, capsys):
     assert all("loss" in r and "examples_per_s" in r and "metrics" in r for r in log)
 
 
-@pytest.mark.parametrize("extra", [[], ["--average-decay", "0.95"]])
+@pytest.mark.parametrize("extra", [[], ["--average-decay", "0.95"], ["--positive-sampling", "users"]])
 def test_resume_equals_an_uninterrupted_run(tmp_path, extra):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert main(["train", *QUICK, *extra, "--epochs", "4", "--patience", "10", "--out", str(straight)]) == 0
