@@ -187,7 +187,16 @@ the row's 5 flat epochs is the best of the three. Reloading the best epoch's wei
 (`-rb`) levels off at the row's plateau (its last 15 epochs average 0.1878, as the row's do),
 peaking at 0.1879 / 0.1592 (epoch 97 of 100). t2 on either side of the authors' 1.22 is worse: 1.30
 (`-t2-130`) 0.1789 / 0.1535, 1.15 (`-t2-115`) 0.1857 / 0.1540 (faster at first, a lower plateau).
-Batch 512 with pools per 16 rows (`-b512`) cut the lr after epoch 38 (0.1828) and ended at 0.1869 /
+Nearer the authors' 1.22, at batch 1024 with 32-row pools, 1.18, 1.20 and 1.25 all trail the row
+from the start (Recall@20 0.1789, 0.1794 and 0.1795 at epoch 30 against 0.1828; 1.20 at most 0.1823
+by epoch 62, where the row sat at 0.1845 before its first cut; stopped unfinished, not in the JSON),
+and t1 0.095 (`-t095`, the only t1 tried at batch 1024) follows the row's curve to its first cut
+(after epoch 50) and ends lower, 0.1872 / 0.1585 (early stop at epoch 72, last 15 epochs 0.1869):
+the row's t1 0.09 / t2 1.22 is a local optimum at this batch too. Drawing the positives as
+LightGCN's sampler does (`positive_sampling = "users"`: a uniform user, then one of its pairs, so
+every user weighs the same, as in the user-averaged Recall@20) learns far slower: 0.1616 at epoch 10
+and 0.1730 at 39, against the row's 0.1733 and 0.1838 (stopped unfinished, not in the JSON). Batch
+512 with pools per 16 rows (`-b512`) cut the lr after epoch 38 (0.1828) and ended at 0.1869 /
 0.1581. Keeping each row's training positives out of its pool (`exclude_positives`, `-ex`: about 1.5
 of the 800 per row on Gowalla and 1.9 on Yelp, masked out of the loss) climbs faster (Gowalla 0.1772
 against 0.1733 at epoch 10, first lr cut after epoch 36 against 52) but levels off no higher:
