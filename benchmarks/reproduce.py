@@ -183,91 +183,96 @@ either: 8 flat epochs (`-lrp8`, early stop after 12) cut first after epoch 55 an
 0.1593 (last 15 epochs 0.1876); 12 (`-lrp12`, stop after 16) hold lr 1e-4 to epoch 97, while the
 plateau creeps from 0.1850 (epoch 50) to 0.1867, and the one cut left room for lifts it to 0.1870 /
 0.1581 at the cap. With 100 epochs the schedule trades the plateau's height against the cuts' lift;
-the row's 5 flat epochs is the best of the three. Reloading the best epoch's weights at each cut
-(`-rb`) levels off at the row's plateau (its last 15 epochs average 0.1878, as the row's do),
-peaking at 0.1879 / 0.1592 (epoch 97 of 100). t2 on either side of the authors' 1.22 is worse: 1.30
-(`-t2-130`) 0.1789 / 0.1535, 1.15 (`-t2-115`) 0.1857 / 0.1540 (faster at first, a lower plateau).
-Nearer the authors' 1.22, at batch 1024 with 32-row pools, 1.18, 1.20 and 1.25 all trail the row
-from the start (Recall@20 0.1789, 0.1794 and 0.1795 at epoch 30 against 0.1828; 1.20 at most 0.1823
-by epoch 62, where the row sat at 0.1845 before its first cut; stopped unfinished, not in the JSON),
-and t1 0.095 (`-t095`, the only t1 tried at batch 1024) follows the row's curve to its first cut
-(after epoch 50) and ends lower, 0.1872 / 0.1585 (early stop at epoch 72, last 15 epochs 0.1869):
-the row's t1 0.09 / t2 1.22 is a local optimum at this batch too. Drawing the positives as
-LightGCN's sampler does (`positive_sampling = "users"`: a uniform user, then one of its pairs, so
-every user weighs the same, as in the user-averaged Recall@20) learns far slower: 0.1616 at epoch 10
-and 0.1730 at 39, against the row's 0.1733 and 0.1838 (stopped unfinished, not in the JSON). Batch
-512 with pools per 16 rows (`-b512`) cut the lr after epoch 38 (0.1828) and ended at 0.1869 /
-0.1581. Keeping each row's training positives out of its pool (`exclude_positives`, `-ex`: about 1.5
-of the 800 per row on Gowalla and 1.9 on Yelp, masked out of the loss) climbs faster (Gowalla 0.1772
-against 0.1733 at epoch 10, first lr cut after epoch 36 against 52) but levels off no higher:
-Gowalla 0.1876 / 0.1575 (last 15 epochs 0.1873 against the row's 0.1878), Yelp 0.0724 / 0.0598
-(0.0722 against 0.0726); the published runs keep them among the negatives too. Dropout 0.2 (`-d02`)
-gives 0.1872 / 0.1590, 0.05 (`-d005`) 0.1879 / 0.1592 on the row's plateau (last 15: 0.1878), none
-(`-d0`) 0.1879 / 0.1578 (last 15: 0.1876, an early stop at epoch 67): none lifts it. Evaluating an
-exponential moving average of the weights (`average_decay` 0.999 and 0.9997, `-ema0.999`,
-`-ema0.9997`) takes out most of the step-to-step noise: 0.1825 at epoch 10 against the row's 0.1733,
-0.1852-0.1853 at epoch 20 against 0.1802; but it levels off at the same height, 0.1879 / 0.1587 and
-0.1880 / 0.1590 (last 15 epochs 0.1874 and 0.1877; early stops at epochs 60 and 64), so the plateau
-is the model's, not noise around it. On Yelp (`-ema0.9997`, the row's settings otherwise) the
-average passes 0.0698 at epoch 12 against the row's 18 but stops at 0.0725 / 0.0597 (last 15 epochs
-0.0722 against 0.0726): its first lr cut came at epoch 45, and the early stop three epochs later,
-before a cut could lift it as it lifts the row. The authors' init scale (std 0.0075, their
-xavier-uniform, against RecBox's 1e-4) with the average (`-i0075ema`) starts as slowly as their log
-(0.0007, 0.014, 0.068 over the first three epochs) and peaks at 0.1856 / 0.1575 (epoch 44; early
-stop at 54, after its first lr cut); the same init without the average was stopped unfinished. PSL,
-the Pairwise Softmax Loss (NeurIPS 2024; tanh surrogate, score differences halved), run with the
-BSL-800 rows' settings in place of BSL, stays well below it: Gowalla 0.1769 / 0.1397 at t 0.05
-(`-psl0.05`), 0.1737 / 0.1390 at 0.035 (`-psl0.035`, at the 100-epoch cap) and 0.1719 / 0.1348 at
-0.06 (`-psl0.06`); Yelp 0.0716 / 0.0588 at t 0.05 (`-psl0.05`), beside the authors' plain softmax
-there (0.0721). At equal settings the tanh surrogate does beat the exponential it replaces
-(`activation = "exp"`, the softmax over the negatives at temperature 0.1, `-psl0.05exp`): Gowalla
-0.1769 / 0.1397 against 0.1750 / 0.1382 (+1.1% / +1.1%), Yelp 0.0716 / 0.0588 against 0.0710 /
-0.0584 (+0.8% / +0.7%). Like the softmax, it has no counterpart to BSL's power t2 > 1 on the
-negative side, which is what lifts BSL on Gowalla (the authors' softmax row: 0.1759). SL@K (KDD
-2025, `TopKWeighted`: each positive weighted by sigmoid((s_p - beta_u) / t_w), beta_u the user's
-20th score among its positives and 1,000 uniform draws, every threshold 0 until the first refresh at
-epoch 20, then refreshed every 20 epochs) on the softmax over the negatives at t 0.1 (`BSL(0.1, 1.0,
-sum_negatives=True)`, the paper's SL term; t_w 1, the paper's Gowalla settings), with the BSL-800
-rows' training otherwise (`-slk`), lifts Gowalla to 0.1835 / 0.1514 against 0.1750 / 0.1382 for the
-same softmax unweighted (`-psl0.05exp`): +4.9% / +9.6%, the largest lift of any single change tried
-here, yet below BSL: its first lr cut (after epoch 34) lifts it from 0.1807 to 0.1830, the second
-not at all, where each of BSL's adds about 0.002. Drawing the 1,000 items per user, as the paper
-does, instead of once for all users (`-slk-per-user`, the first version of `TopKQuantile`, 20 s per
-refresh against 1 s) gives the same 0.1834 / 0.1515. On Yelp it does not help: 0.0702 / 0.0577
-against 0.0710 / 0.0584 unweighted (-1.1% / -1.2%); there, at lr 3e-4 and batch 4096, the 19 epochs
-with every threshold at 0 stall at 0.046-0.049 (the unweighted softmax reaches 0.068 by then), and
-it climbs only after the first refresh. Refreshing every epoch instead (`-slk-e1`) removes the stall
-but not the gap: Yelp climbs steadily yet slowly, 0.0599 at epoch 17 and 0.0695 / 0.0573 at the
-100-epoch cap, still rising; Gowalla gives the same 0.1835 / 0.1516. At t 0.09 on Gowalla (stopped
-unfinished at epoch 36) it rose faster at first and levelled lower (0.1805 against 0.1829). The
-weight on BSL itself (t2 1.22) lowers it: on its mean form, whose value is negative so that the
-weight's gradient term pushes well-ranked positives further up instead of easing off hopeless ones,
-0.1751 by epoch 18 against the row's 0.1790 (refreshed every 5 epochs: 0.1728); on the sum form
-0.1131 by epoch 22 (both stopped unfinished, not in the JSON). A cosine learning-rate schedule in
-place of the cuts (`lr_schedule = "cosine"`, from the lr down to 1e-6 over the 100 epochs, stepped
-per batch; it reads no metric, so the test split only picks the epoch) levels off on the same
-plateau: lr 1e-4 (`-cos1e-4`) 0.1878 / 0.1591 (epoch 80, last 15 epochs 0.1875), lr 2e-4
-(`-cos2e-4`) 0.1873 / 0.1588 (epoch 73, last 15 0.1869); on Yelp (`-cos`, the row's lr 3e-4) 0.0725
-/ 0.0598 (epoch 54, last 15 0.0723) against the row's 0.0728 / 0.0600. Neither more negatives, which
-shared pools make cheap, nor fewer lift BSL: the rows' settings with 400, 1600 or 3200 uniform
-negatives per pool in place of 800 (`-n400`, `-n1600`, `-n3200`) give Gowalla 0.1873 / 0.1592,
-0.1865 / 0.1571 and 0.1865 / 0.1568 (last 15 epochs 0.1870, 0.1861 and 0.1864, against the row's
-0.1878) and Yelp 0.0725 / 0.0599 at 1600 and 0.0723 / 0.0595 at 3200 (last 15 0.0723 and 0.0721
-against 0.0726). On Gowalla 1600 and 3200 trail the row from epoch 10 on (0.1710 and 0.1704 against
-0.1733); on Yelp 3200 leads at first (0.0718 against 0.0711 at epoch 30) and levels off lower. These
-runs shared the two cores, up to three at a time, so their seconds are not speed figures; t1 and t2
-were tuned at 800. Popularity-biased negatives with the log-Q correction (BSL's negative mean taken
-as the self-normalised importance estimate of the catalogue mean; `sampler = "popularity"`,
-`log_q_correction = true`), which lift BSL and the sampled softmax by 15-20% on the synthetic data
-of the tests, stay below uniform ones on Gowalla: alpha 0.5 (`-pop0.5`) 0.1855 / 0.1551 and alpha
-0.75 (`-pop0.75`) 0.1855 / 0.1553 (last 15 epochs 0.1849 and 0.1851; epoch 10 0.1704 and 0.1702
-against the row's 0.1733), likely because the tail items, drawn seldom and then weighted up by 1 /
-q, make the estimate noisier than the uniform mean (not measured). What still differs is the
-training: the authors ran per-example negatives at batch 1024 for 271 (Yelp) and 389 (Gowalla)
-epochs at a constant lr; ours stop after 64 and 84 epochs of grouped pools (batch 4096 and 1024)
-with lr cuts. Each lr cut lifts BSL (Gowalla 0.176 -> 0.184 at the first); three learning rates
-(1e-4, 3e-4, 1e-3) all level off at 0.0717-0.0720 on Yelp (`-lr1e-4`, `-lr1e-3`; pools per 32 rows
-`-lr3e-4-g32`: 0.0712), and Gowalla lr 3e-4 (`-lr3e-4`) gives 0.1861 against 0.1862; Yelp BSL's
+the row's 5 flat epochs is the best of the three. A longer budget does not lift it either: the same
+12 flat epochs with up to 150 epochs (`-lrp12-e150`, identical to `-lrp12` for its first 97 epochs,
+a check that the runs repeat) cut after epochs 97 and 116 and peak at 0.1876 / 0.1587 (epoch 103;
+early stop at 119, last 15 epochs 0.1872), and a cosine decay over 150 epochs (`-cos-e150`, early
+stop after 30 flat) peaks at 0.1876 / 0.1586 (epoch 106; last 15 epochs 0.1871), below the cosine
+over 100 epochs (0.1878): after 150 epochs the plateau is no higher than after 100. Reloading the
+best epoch's weights at each cut (`-rb`) levels off at the row's plateau (its last 15 epochs average
+0.1878, as the row's do), peaking at 0.1879 / 0.1592 (epoch 97 of 100). t2 on either side of the
+authors' 1.22 is worse: 1.30 (`-t2-130`) 0.1789 / 0.1535, 1.15 (`-t2-115`) 0.1857 / 0.1540 (faster
+at first, a lower plateau). Nearer the authors' 1.22, at batch 1024 with 32-row pools, 1.18, 1.20
+and 1.25 all trail the row from the start (Recall@20 0.1789, 0.1794 and 0.1795 at epoch 30 against
+0.1828; 1.20 at most 0.1823 by epoch 62, where the row sat at 0.1845 before its first cut; stopped
+unfinished, not in the JSON), and t1 0.095 (`-t095`, the only t1 tried at batch 1024) follows the
+row's curve to its first cut (after epoch 50) and ends lower, 0.1872 / 0.1585 (early stop at epoch
+72, last 15 epochs 0.1869): the row's t1 0.09 / t2 1.22 is a local optimum at this batch too.
+Drawing the positives as LightGCN's sampler does (`positive_sampling = "users"`: a uniform user,
+then one of its pairs, so every user weighs the same, as in the user-averaged Recall@20) learns far
+slower: 0.1616 at epoch 10 and 0.1730 at 39, against the row's 0.1733 and 0.1838 (stopped
+unfinished, not in the JSON). Batch 512 with pools per 16 rows (`-b512`) cut the lr after epoch 38
+(0.1828) and ended at 0.1869 / 0.1581. Keeping each row's training positives out of its pool
+(`exclude_positives`, `-ex`: about 1.5 of the 800 per row on Gowalla and 1.9 on Yelp, masked out of
+the loss) climbs faster (Gowalla 0.1772 against 0.1733 at epoch 10, first lr cut after epoch 36
+against 52) but levels off no higher: Gowalla 0.1876 / 0.1575 (last 15 epochs 0.1873 against the
+row's 0.1878), Yelp 0.0724 / 0.0598 (0.0722 against 0.0726); the published runs keep them among the
+negatives too. Dropout 0.2 (`-d02`) gives 0.1872 / 0.1590, 0.05 (`-d005`) 0.1879 / 0.1592 on the
+row's plateau (last 15: 0.1878), none (`-d0`) 0.1879 / 0.1578 (last 15: 0.1876, an early stop at
+epoch 67): none lifts it. Evaluating an exponential moving average of the weights (`average_decay`
+0.999 and 0.9997, `-ema0.999`, `-ema0.9997`) takes out most of the step-to-step noise: 0.1825 at
+epoch 10 against the row's 0.1733, 0.1852-0.1853 at epoch 20 against 0.1802; but it levels off at
+the same height, 0.1879 / 0.1587 and 0.1880 / 0.1590 (last 15 epochs 0.1874 and 0.1877; early stops
+at epochs 60 and 64), so the plateau is the model's, not noise around it. On Yelp (`-ema0.9997`, the
+row's settings otherwise) the average passes 0.0698 at epoch 12 against the row's 18 but stops at
+0.0725 / 0.0597 (last 15 epochs 0.0722 against 0.0726): its first lr cut came at epoch 45, and the
+early stop three epochs later, before a cut could lift it as it lifts the row. The authors' init
+scale (std 0.0075, their xavier-uniform, against RecBox's 1e-4) with the average (`-i0075ema`)
+starts as slowly as their log (0.0007, 0.014, 0.068 over the first three epochs) and peaks at 0.1856
+/ 0.1575 (epoch 44; early stop at 54, after its first lr cut); the same init without the average was
+stopped unfinished. PSL, the Pairwise Softmax Loss (NeurIPS 2024; tanh surrogate, score differences
+halved), run with the BSL-800 rows' settings in place of BSL, stays well below it: Gowalla 0.1769 /
+0.1397 at t 0.05 (`-psl0.05`), 0.1737 / 0.1390 at 0.035 (`-psl0.035`, at the 100-epoch cap) and
+0.1719 / 0.1348 at 0.06 (`-psl0.06`); Yelp 0.0716 / 0.0588 at t 0.05 (`-psl0.05`), beside the
+authors' plain softmax there (0.0721). At equal settings the tanh surrogate does beat the
+exponential it replaces (`activation = "exp"`, the softmax over the negatives at temperature 0.1,
+`-psl0.05exp`): Gowalla 0.1769 / 0.1397 against 0.1750 / 0.1382 (+1.1% / +1.1%), Yelp 0.0716 /
+0.0588 against 0.0710 / 0.0584 (+0.8% / +0.7%). Like the softmax, it has no counterpart to BSL's
+power t2 > 1 on the negative side, which is what lifts BSL on Gowalla (the authors' softmax row:
+0.1759). SL@K (KDD 2025, `TopKWeighted`: each positive weighted by sigmoid((s_p - beta_u) / t_w),
+beta_u the user's 20th score among its positives and 1,000 uniform draws, every threshold 0 until
+the first refresh at epoch 20, then refreshed every 20 epochs) on the softmax over the negatives at
+t 0.1 (`BSL(0.1, 1.0, sum_negatives=True)`, the paper's SL term; t_w 1, the paper's Gowalla
+settings), with the BSL-800 rows' training otherwise (`-slk`), lifts Gowalla to 0.1835 / 0.1514
+against 0.1750 / 0.1382 for the same softmax unweighted (`-psl0.05exp`): +4.9% / +9.6%, the largest
+lift of any single change tried here, yet below BSL: its first lr cut (after epoch 34) lifts it from
+0.1807 to 0.1830, the second not at all, where each of BSL's adds about 0.002. Drawing the 1,000
+items per user, as the paper does, instead of once for all users (`-slk-per-user`, the first version
+of `TopKQuantile`, 20 s per refresh against 1 s) gives the same 0.1834 / 0.1515. On Yelp it does not
+help: 0.0702 / 0.0577 against 0.0710 / 0.0584 unweighted (-1.1% / -1.2%); there, at lr 3e-4 and
+batch 4096, the 19 epochs with every threshold at 0 stall at 0.046-0.049 (the unweighted softmax
+reaches 0.068 by then), and it climbs only after the first refresh. Refreshing every epoch instead
+(`-slk-e1`) removes the stall but not the gap: Yelp climbs steadily yet slowly, 0.0599 at epoch 17
+and 0.0695 / 0.0573 at the 100-epoch cap, still rising; Gowalla gives the same 0.1835 / 0.1516. At t
+0.09 on Gowalla (stopped unfinished at epoch 36) it rose faster at first and levelled lower (0.1805
+against 0.1829). The weight on BSL itself (t2 1.22) lowers it: on its mean form, whose value is
+negative so that the weight's gradient term pushes well-ranked positives further up instead of
+easing off hopeless ones, 0.1751 by epoch 18 against the row's 0.1790 (refreshed every 5 epochs:
+0.1728); on the sum form 0.1131 by epoch 22 (both stopped unfinished, not in the JSON). A cosine
+learning-rate schedule in place of the cuts (`lr_schedule = "cosine"`, from the lr down to 1e-6 over
+the 100 epochs, stepped per batch; it reads no metric, so the test split only picks the epoch)
+levels off on the same plateau: lr 1e-4 (`-cos1e-4`) 0.1878 / 0.1591 (epoch 80, last 15 epochs
+0.1875), lr 2e-4 (`-cos2e-4`) 0.1873 / 0.1588 (epoch 73, last 15 0.1869); on Yelp (`-cos`, the row's
+lr 3e-4) 0.0725 / 0.0598 (epoch 54, last 15 0.0723) against the row's 0.0728 / 0.0600. Neither more
+negatives, which shared pools make cheap, nor fewer lift BSL: the rows' settings with 400, 1600 or
+3200 uniform negatives per pool in place of 800 (`-n400`, `-n1600`, `-n3200`) give Gowalla 0.1873 /
+0.1592, 0.1865 / 0.1571 and 0.1865 / 0.1568 (last 15 epochs 0.1870, 0.1861 and 0.1864, against the
+row's 0.1878) and Yelp 0.0725 / 0.0599 at 1600 and 0.0723 / 0.0595 at 3200 (last 15 0.0723 and
+0.0721 against 0.0726). On Gowalla 1600 and 3200 trail the row from epoch 10 on (0.1710 and 0.1704
+against 0.1733); on Yelp 3200 leads at first (0.0718 against 0.0711 at epoch 30) and levels off
+lower. These runs shared the two cores, up to three at a time, so their seconds are not speed
+figures; t1 and t2 were tuned at 800. Popularity-biased negatives with the log-Q correction (BSL's
+negative mean taken as the self-normalised importance estimate of the catalogue mean; `sampler =
+"popularity"`, `log_q_correction = true`), which lift BSL and the sampled softmax by 15-20% on the
+synthetic data of the tests, stay below uniform ones on Gowalla: alpha 0.5 (`-pop0.5`) 0.1855 /
+0.1551 and alpha 0.75 (`-pop0.75`) 0.1855 / 0.1553 (last 15 epochs 0.1849 and 0.1851; epoch 10
+0.1704 and 0.1702 against the row's 0.1733), likely because the tail items, drawn seldom and then
+weighted up by 1 / q, make the estimate noisier than the uniform mean (not measured). What still
+differs is the training: the authors ran per-example negatives at batch 1024 for 271 (Yelp) and 389
+(Gowalla) epochs at a constant lr; ours stop after 64 and 84 epochs of grouped pools (batch 4096 and
+1024) with lr cuts. Each lr cut lifts BSL (Gowalla 0.176 -> 0.184 at the first); three learning
+rates (1e-4, 3e-4, 1e-3) all level off at 0.0717-0.0720 on Yelp (`-lr1e-4`, `-lr1e-3`; pools per 32
+rows `-lr3e-4-g32`: 0.0712), and Gowalla lr 3e-4 (`-lr3e-4`) gives 0.1861 against 0.1862; Yelp BSL's
 batch and per-example pools were not searched on this CPU. Hinge (margin 0.5) and BPR sit at or
 under MF-BPR's published level; their settings were not tuned. The 10-negative rows were all cut by
 the budget while still rising; their validation runs ran on this CPU under 180 s each (27-34 epochs,
@@ -367,6 +372,20 @@ def seed_spread(results: dict, row: dict, target: tuple[float, float], verdict) 
             f"each: Recall@20 {', '.join(f'{v:.5f}' for v in recalls)}, NDCG@20 {', '.join(f'{v:.5f}' for v in ndcgs)}"]
 
 
+# Why a target is still missed, printed under it while it is (the run notes give the runs behind it).
+MISSED_BECAUSE = {
+    "gowalla": (
+        "0.1882 is the best of the BSL authors' 389 test evaluations at a constant lr (first reached at epoch 337); "
+        "their best 15 consecutive epochs average 0.1876 and their last 15 0.1874, against the row's last 15 at 0.1878. "
+        "Of the {runs} runs of this row's settings and variants in the JSON (seeds, t1, t2, batch, pools, negatives, "
+        "dropout, lr schedules, weight averaging, 150-epoch budgets, other losses), none peaks above 0.1881 and none "
+        "averages above 0.1880 over its last 15 epochs. The row is on a par with the authors' MF-BSL; the 0.0001 "
+        "between the two peaks is what a maximum over 389 noisy evaluations adds to one over at most 150, not a "
+        "better model"
+    ),
+}
+
+
 def target_notes(results: dict) -> list[str]:
     """The issue's targets, each with met / missed and by how much (test-monitored rows)."""
     ccl = {"yelp2018": (0.069846, 0.057244), "gowalla": (0.183730, 0.149257)}  # the exact log values
@@ -393,6 +412,9 @@ def target_notes(results: dict) -> list[str]:
             best = max(paper_rows, key=lambda r: r["recall@20"])
             notes.append(f"- {dataset}: best row ({best['row']}) vs published MF-BSL: Recall@20 {verdict(best['recall@20'], bsl[dataset][0])}, "
                          f"NDCG@20 {verdict(best['ndcg@20'], bsl[dataset][1])}")
+            if dataset in MISSED_BECAUSE and (best["recall@20"] < bsl[dataset][0] or best["ndcg@20"] < bsl[dataset][1]):
+                runs = sum(key.startswith(f"{best['row']}/paper") for key in results)
+                notes.append(f"  - why: {MISSED_BECAUSE[dataset].format(runs=runs)}")
             notes += seed_spread(results, best, bsl[dataset], verdict)
     return notes
 
