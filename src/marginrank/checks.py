@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from numbers import Integral, Real
 
 from marginrank.errors import MarginRankError
@@ -36,3 +37,10 @@ def require_non_negative(name: str, value: object) -> float:
     if number < 0:
         raise MarginRankError(f"{name} must be >= 0, got {value!r}")
     return number
+
+
+def require_choice(name: str, value: object, choices: Collection[str]) -> str:
+    """``value`` if it is one of ``choices`` (their order is the one the message lists)."""
+    if value not in choices:
+        raise MarginRankError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from marginrank.checks import require_choice
 from marginrank.errors import MarginRankError
 
 Reduction = Literal["mean", "sum", "none"]
@@ -80,9 +81,7 @@ class RankingLoss(nn.Module):
 
 
 def check_reduction(reduction: str) -> str:
-    if reduction not in REDUCTIONS:
-        raise MarginRankError(f"reduction must be one of {', '.join(REDUCTIONS)}; got {reduction!r}")
-    return reduction
+    return require_choice("reduction", reduction, REDUCTIONS)
 
 
 def reduce(per_example: Tensor, reduction: str) -> Tensor:

@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from marginrank.checks import require_positive
-from marginrank.errors import MarginRankError
+from marginrank.checks import require_choice, require_positive
 from marginrank.losses.base import Reduction, RankingLoss, masked_log_mean_exp
 
 
@@ -71,9 +70,7 @@ class PSL(RankingLoss):
         super().__init__(reduction)
         self.temperature = require_positive("temperature", temperature)
         self.scale = require_positive("scale", scale)
-        if activation not in LOG_ACTIVATIONS:
-            raise MarginRankError(f"activation must be one of {', '.join(LOG_ACTIVATIONS)}; got {activation!r}")
-        self.activation = activation
+        self.activation = require_choice("activation", activation, LOG_ACTIVATIONS)
 
     def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None) -> Tensor:
         log_activation = LOG_ACTIVATIONS[self.activation]((neg - pos.unsqueeze(1)) / self.scale)

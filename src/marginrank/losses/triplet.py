@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from marginrank.checks import require_choice
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import Reduction
 from marginrank.losses.pairwise_hinge import PairwiseHinge
@@ -35,9 +36,7 @@ class Triplet(nn.Module):
 
     def __init__(self, margin: float = 1.0, distance: Distance = "euclidean", reduction: Reduction = "mean") -> None:
         super().__init__()
-        if distance not in DISTANCES:
-            raise MarginRankError(f"distance must be one of {', '.join(DISTANCES)}; got {distance!r}")
-        self.distance = distance
+        self.distance = require_choice("distance", distance, DISTANCES)
         self.hinge = PairwiseHinge(margin=margin, reduction=reduction)
 
     def forward(self, anchor: Tensor, positive: Tensor, negatives: Tensor, neg_mask: Tensor | None = None) -> Tensor:

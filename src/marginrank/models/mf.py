@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from marginrank.checks import require_non_negative, require_positive
+from marginrank.checks import require_choice, require_non_negative, require_positive
 from marginrank.errors import MarginRankError
 from marginrank.models.dropout import Dropout
 from marginrank.models.normalization import NormalizedLookup
@@ -68,8 +68,7 @@ class MF(nn.Module):
         for name, value in (("n_users", n_users), ("n_items", n_items), ("dim", dim)):
             if not isinstance(value, int) or value < 1:
                 raise MarginRankError(f"{name} must be a positive integer; got {value!r}")
-        if similarity not in SIMILARITIES:
-            raise MarginRankError(f"similarity must be one of {', '.join(SIMILARITIES)}; got {similarity!r}")
+        require_choice("similarity", similarity, SIMILARITIES)
         dropout = require_non_negative("dropout", dropout)
         if dropout >= 1:
             raise MarginRankError(f"dropout must be in [0, 1); got {dropout!r}")

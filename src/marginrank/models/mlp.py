@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from marginrank.checks import require_positive
+from marginrank.checks import require_choice, require_positive
 from marginrank.errors import MarginRankError
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
@@ -46,8 +46,7 @@ class MLPScorer(nn.Module):
         widths = [in_features, *hidden]
         if any(not isinstance(width, int) or width < 1 for width in widths):
             raise MarginRankError(f"in_features and hidden widths must be positive integers; got {widths}")
-        if activation not in ACTIVATIONS:
-            raise MarginRankError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
+        require_choice("activation", activation, ACTIVATIONS)
         layers: list[nn.Module] = []
         for width_in, width_out in zip(widths[:-1], widths[1:]):
             layers += [nn.Linear(width_in, width_out), ACTIVATIONS[activation]()]

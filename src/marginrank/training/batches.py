@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from marginrank.errors import MarginRankError
+from marginrank.checks import require_choice
 
 POSITIVE_SAMPLING = ("pairs", "users")
 
@@ -30,13 +30,11 @@ class PairBatches:
         self, users: np.ndarray, items: np.ndarray, batch_size: int, generator: torch.Generator,
         *, positive_sampling: str = "pairs", rank: int = 0, world_size: int = 1,
     ) -> None:
-        if positive_sampling not in POSITIVE_SAMPLING:
-            raise MarginRankError(f"positive_sampling must be one of {', '.join(POSITIVE_SAMPLING)}; got {positive_sampling!r}")
         self.users = torch.as_tensor(users, dtype=torch.int64)
         self.items = torch.as_tensor(items, dtype=torch.int64)
         self.batch_size = batch_size
         self.generator = generator
-        self.positive_sampling = positive_sampling
+        self.positive_sampling = require_choice("positive_sampling", positive_sampling, POSITIVE_SAMPLING)
         self.rank, self.world_size = rank, world_size
         if positive_sampling == "users":  # pair indices grouped by user: a user's pairs are by_user[start:start + count]
             self._by_user = torch.argsort(self.users, stable=True)

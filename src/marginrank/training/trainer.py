@@ -26,7 +26,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from marginrank.atomic import atomic_write_text
-from marginrank.checks import require_integer
+from marginrank.checks import require_choice, require_integer
 from marginrank.data.interactions import Interactions
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import RankingLoss
@@ -122,8 +122,6 @@ class Trainer:
         top_k_quantile: TopKQuantile | None = None,
     ) -> None:
         require_integer("batch size", batch_size, 1)
-        if positive_sampling not in POSITIVE_SAMPLING:
-            raise MarginRankError(f"positive_sampling must be one of {', '.join(POSITIVE_SAMPLING)}; got {positive_sampling!r}")
         if eval_every < 1:
             raise MarginRankError(f"eval_every must be at least 1, got {eval_every}")
         if clip_norm is not None and not clip_norm > 0:
@@ -136,7 +134,7 @@ class Trainer:
             raise MarginRankError(f"on_collapse must be 'warn' or 'stop', got {on_collapse!r}")
         self.model, self.loss, self.sampler, self.optimizer = model, loss, sampler, optimizer
         self.batch_size, self.l2, self.clip_norm = batch_size, l2, clip_norm
-        self.positive_sampling = positive_sampling
+        self.positive_sampling = require_choice("positive_sampling", positive_sampling, POSITIVE_SAMPLING)
         if not isinstance(constraints, Sequence):
             raise MarginRankError(f"constraints must be a list of callables, e.g. [{type(constraints).__name__}(...)]")
         self.constraints = tuple(constraints)
