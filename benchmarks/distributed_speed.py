@@ -42,7 +42,7 @@ def worker(args: argparse.Namespace) -> None:
     from marginrank.data import read_lightgcn_split
     from marginrank.models import MF
     from marginrank.sampling import UniformSampler
-    from marginrank.training import Trainer, make_optimizer
+    from marginrank.training import InteractionTask, Trainer, make_optimizer
     from marginrank.training.distributed import from_environment, leave
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -50,10 +50,11 @@ def worker(args: argparse.Namespace) -> None:
     train, _ = read_lightgcn_split(args.data)
     torch.manual_seed(0)
     model = MF(train.n_users, train.n_items, args.dim, similarity="cosine", dropout=0.1, sparse=args.sparse)
+    sampler = UniformSampler(train.n_items, args.negatives, shared=True, exclude=train.matrix, seed=0)
     trainer = Trainer(
-        model, losses.get("mmcl"), UniformSampler(train.n_items, args.negatives, shared=True, exclude=train.matrix, seed=0),
+        model, InteractionTask(train, sampler, batch_size=args.batch_size, process=process), losses.get("mmcl"),
         make_optimizer("adam", model.parameters(), 1e-3, sparse=args.sparse),
-        batch_size=args.batch_size, seed=0, progress=False, process=process, grad_sync=args.grad_sync,
+        seed=0, progress=False, process=process, grad_sync=args.grad_sync,
     )
     steps = -(-len(train) // args.batch_size)
     sync_seconds, calls, last_step_grads = 0.0, 0, []
@@ -70,7 +71,7 @@ def worker(args: argparse.Namespace) -> None:
         return sent
 
     trainer.sync.synchronize = timed_synchronize
-    record = trainer.fit(train, epochs=1).history[0]
+    record = trainer.fit(epochs=1).history[0]
     separable = process.active and args.grad_sync != "ddp"
     exchange = exchange_alone(model, synchronize, last_step_grads) if separable else None
     if process.is_main:

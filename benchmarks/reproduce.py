@@ -87,16 +87,16 @@ ROW_SETTINGS = {
     "yelp2018-mmcl-800": MMCL_SETTINGS,
     "yelp2018-mmcl-100": MMCL_SETTINGS,
     "yelp2018-bsl-800": {
-        "lr": 3e-4, "patience": 10, "lr_patience": 3, "lr_factor": 0.3, "dropout_before_norm": True,
-        "loss_params": {"tau1": 0.12, "tau2": 1.10},
+        "lr": 3e-4, "patience": 10, "lr_patience": 3, "lr_factor": 0.3,
+        "model_params": {"dropout_before_norm": True}, "loss_params": {"tau1": 0.12, "tau2": 1.10},
     },
     "gowalla-bsl-800": {
         "batch_size": 1024, "group_size": 32, "patience": 10, "lr_patience": 5, "lr_factor": 0.3,
-        "dropout_before_norm": True, "loss_params": {"tau1": 0.09, "tau2": 1.22},
+        "model_params": {"dropout_before_norm": True}, "loss_params": {"tau1": 0.09, "tau2": 1.22},
     },
 }
 RECORDED_SETTINGS = (
-    "lr", "batch_size", "group_size", "negatives", "epochs", "patience", "lr_patience", "lr_factor", "dropout_before_norm",
+    "lr", "batch_size", "group_size", "negatives", "epochs", "patience", "lr_patience", "lr_factor", "model", "model_params",
 )
 DEFAULT_LR_FACTOR = next(f.default for f in dataclasses.fields(RecommenderParams) if f.name == "lr_factor")
 
@@ -321,7 +321,7 @@ def run_row(name: str, protocol: str, device: str, time_limit: float | None, ove
         "recall@20": rec.metrics_["recall@20"], "ndcg@20": rec.metrics_["ndcg@20"],
         "best_epoch": rec.metrics_["best_epoch"], "epochs_run": len(history), "stopped": rec.metrics_["stopped"],
         "seconds": time.perf_counter() - start, "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history),
-        "settings": {key: table[key] for key in RECORDED_SETTINGS},
+        "settings": {key: table[key] for key in RECORDED_SETTINGS if key in table},
         "curve": [r.get("metrics", {}).get("recall@20") for r in history],
         "epoch_seconds": [round(r["seconds"] + r.get("eval_seconds", 0.0), 2) for r in history],
         "lr": [r["lr"] for r in history],
@@ -348,7 +348,8 @@ def render(results: dict) -> str:
             stops = f", patience {settings['patience']}/{settings['lr_patience']}" if settings.get("patience", COMMON["patience"]) != COMMON["patience"] else ""
             cut = settings.get("lr_factor", DEFAULT_LR_FACTOR)
             stops += f", lr x{cut:g} per cut" if cut != DEFAULT_LR_FACTOR else ""
-            stops += ", dropout before norm" if settings.get("dropout_before_norm") else ""
+            before_norm = settings.get("dropout_before_norm") or settings.get("model_params", {}).get("dropout_before_norm")
+            stops += ", dropout before norm" if before_norm else ""
             runs.add(f"{result['device']}, {settings['lr']:g}, {settings['batch_size']}, {settings['group_size']}{stops}")
         loss, negatives = variant.rsplit("-", 1)
         tag = " (optimistic)" if protocol == "paper" else ""

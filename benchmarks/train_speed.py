@@ -54,7 +54,7 @@ TARGET = 0.0698  # MF-CCL, SimpleX paper, Yelp2018
 # is the BSL-800 row as its config stands, and "bsl-800-row-averaged" the same evaluated on a moving
 # average of its weights (``average_decay``).
 TIME_TO_TARGET_RUNS = {
-    "bsl-800-pinned": ("yelp2018-bsl-800", {"lr": 1e-4, "dropout_before_norm": False, "loss_params": {"tau1": 0.11, "tau2": 1.10}}),
+    "bsl-800-pinned": ("yelp2018-bsl-800", {"lr": 1e-4, "model_params": {"dropout_before_norm": False}, "loss_params": {"tau1": 0.11, "tau2": 1.10}}),
     "mmcl-800-b4096": ("yelp2018-mmcl-800", {"batch_size": 4096, "group_size": 128, "patience": 5, "lr_patience": 1}),
     "bsl-800-row": ("yelp2018-bsl-800", {}),
     "bsl-800-row-averaged": ("yelp2018-bsl-800", {"average_decay": 0.9997}),

@@ -35,33 +35,50 @@ from marginrank.guards import CollapseMonitor, NormConstraint
 from marginrank.metrics import evaluate_popularity
 from marginrank.metrics.full_ranking import cut_offs
 from marginrank.metrics.ranking import METRICS
-from marginrank.models import MF
-from marginrank.sampling import PopularitySampler, UniformSampler
+from marginrank.models import registry as models
+from marginrank.models.base import EmbeddingModel
+from marginrank.sampling import InBatchNegatives, PopularitySampler, UniformSampler
+from marginrank.sampling.miners import registry as miners
+from marginrank.sampling.source import NegativeSource
 from marginrank.training.batches import POSITIVE_SAMPLING
+from marginrank.training.callbacks import CollapseCheck, TopKRefresh
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
 from marginrank.training.schedules import cosine_decay
+from marginrank.training.tasks import InteractionTask
 from marginrank.training.top_k_quantile import TopKQuantile
 from marginrank.training.trainer import Trainer, TrainResult
 
 PROTOCOLS = ("validation", "paper", "none")
 LR_SCHEDULES = ("plateau", "cosine")
-MODEL_FORMAT = "marginrank-recommender-1"
+SAMPLERS = ("uniform", "popularity", "in-batch")
+MODEL_FORMAT = "marginrank-recommender-2"
+MF_ONLY_FORMAT = "marginrank-recommender-1"
 TOP_K_SAMPLES = 1000  # items drawn per user to estimate the top-K thresholds (SL@K's N)
 
 
 @dataclass
 class RecommenderParams:
-    """Every setting of a :class:`Recommender`, with its default (all plain values)."""
+    """Every setting of a :class:`Recommender`, with its default (all plain values).
 
+    ``dim``, ``similarity``, ``dropout``, ``init_std`` and ``sparse`` are the embedding settings
+    every model takes; ``model_params`` holds the chosen model's own (LightGCN's ``layers``, MF's
+    ``dropout_before_norm``). ``miner_params`` and ``loss_params`` likewise belong to the chosen
+    miner and loss.
+    """
+
+    model: str = "mf"
+    model_params: dict[str, Any] = field(default_factory=dict)
     loss: str = "mmcl"
     loss_params: dict[str, Any] = field(default_factory=dict)
     negatives: int = 100
     shared_negatives: bool = False
     group_size: int | None = None
-    sampler: str = "uniform"  # or "popularity"
+    sampler: str = "uniform"  # or "popularity", "in-batch"
+    miner: str | None = None
+    miner_params: dict[str, Any] = field(default_factory=dict)
     popularity_alpha: float = 0.75
     exclude_positives: bool = True
     log_q_correction: bool = False
@@ -71,7 +88,6 @@ class RecommenderParams:
     dim: int = 64
     similarity: str = "cosine"
     dropout: float = 0.1
-    dropout_before_norm: bool = False
     init_std: float = 1e-4
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -107,7 +123,10 @@ class RecommenderParams:
         monitor_problem = _monitor_problem(self.monitor, self.ks)
         checks = [
             ("protocol", self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
-            ("sampler", self.sampler in ("uniform", "popularity"), f"sampler must be 'uniform' or 'popularity', got {self.sampler!r}"),
+            ("sampler", self.sampler in SAMPLERS, f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"),
+            ("model", self.model in models.MODELS, f"model must be one of {', '.join(models.available())}, got {self.model!r}"),
+            ("miner", self.miner is None or self.miner in miners.MINERS,
+             f"miner must be one of {', '.join(miners.available())} or unset, got {self.miner!r}"),
             ("similarity", self.similarity in ("cosine", "dot"), f"similarity must be 'cosine' or 'dot', got {self.similarity!r}"),
             ("negatives", self.negatives >= 1, f"negatives must be at least 1, got {self.negatives}"),
             ("top_k_weight", 0 <= self.top_k_weight <= TOP_K_SAMPLES,
@@ -164,6 +183,14 @@ class RecommenderParams:
             raise SettingError("loss" if unknown_loss else "loss_params", str(error)) from None
         if self.log_q_correction and not loss.takes("neg_log_prob"):
             raise SettingError("log_q_correction", f"the log-Q correction needs a softmax loss; {self.loss!r} takes no log-probabilities")
+        if self.log_q_correction and (self.miner is not None or self.sampler == "in-batch"):
+            raise SettingError("log_q_correction", "the log-Q correction corrects drawn negatives; mined and in-batch ones have no proposal")
+        for setting, check in (("model_params", lambda: models.check_params(self.model, self.model_params)),
+                               ("miner_params", lambda: self.miner and miners.get(self.miner, **self.miner_params))):
+            try:
+                check()
+            except MarginRankError as error:
+                raise SettingError(setting, str(error)) from None
 
 
 _KINDS = {"int": Integral, "float": Real, "str": str, "bool": bool}
@@ -220,20 +247,71 @@ def _is_device(name: object) -> bool:
 class Recommender:
     """Fit an embedding model with a margin/contrastive loss; recommend, evaluate, save, load.
 
-    Keyword arguments are the fields of :class:`RecommenderParams`. ``fit`` takes a
+    The arguments are the settings of :class:`RecommenderParams` (the typed, checked form they take
+    here and in config files). ``model`` names a registered model (``"mf"``, ``"lightgcn"``;
+    :mod:`marginrank.models.registry`) and ``model_params`` its own settings. ``fit`` takes a
     :class:`Dataset` (train and test) or training :class:`Interactions`. With
     ``protocol="validation"`` (default) 10% of each user's training items are held out to pick the
     best epoch and stop early; ``"paper"`` monitors the test split, as published LightGCN, SimpleX
     and MMCL numbers do: that is optimistic, and every output says so.
     """
 
-    def __init__(self, **params: Any) -> None:
-        known = {f.name for f in fields(RecommenderParams)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise MarginRankError(f"unknown Recommender option(s) {unknown}; known: {sorted(known)}")
-        self.params = RecommenderParams(**params)
-        self.model: MF | None = None
+    def __init__(
+        self,
+        *,
+        model: str = "mf",
+        model_params: dict[str, Any] | None = None,
+        loss: str = "mmcl",
+        loss_params: dict[str, Any] | None = None,
+        negatives: int = 100,
+        shared_negatives: bool = False,
+        group_size: int | None = None,
+        sampler: str = "uniform",
+        miner: str | None = None,
+        miner_params: dict[str, Any] | None = None,
+        popularity_alpha: float = 0.75,
+        exclude_positives: bool = True,
+        log_q_correction: bool = False,
+        top_k_weight: int = 0,
+        top_k_weight_temperature: float = 1.0,
+        top_k_refresh_every: int = 20,
+        dim: int = 64,
+        similarity: str = "cosine",
+        dropout: float = 0.1,
+        init_std: float = 0.0001,
+        optimizer: str = "adam",
+        lr: float = 0.001,
+        sparse: bool = False,
+        batch_size: int = 1024,
+        positive_sampling: str = "pairs",
+        epochs: int = 20,
+        l2: float = 0.0,
+        clip_norm: float | None = None,
+        max_norm: float | None = None,
+        protocol: str = "validation",
+        valid_ratio: float = 0.1,
+        eval_every: int = 1,
+        ks: tuple[int, ...] = (20,),
+        monitor: str = "recall@20",
+        patience: int | None = 5,
+        lr_schedule: str = "plateau",
+        lr_patience: int | None = None,
+        lr_factor: float = 0.1,
+        restore_best_on_lr_cut: bool = False,
+        average_decay: float | None = None,
+        min_lr: float = 1e-06,
+        collapse_check: bool = True,
+        on_collapse: str = "warn",
+        time_limit: float | None = None,
+        seed: int = 0,
+        progress: bool = True,
+        device: str = "cpu",
+    ) -> None:
+        settings = {name: value for name, value in locals().items() if name != "self"}
+        for name in ("model_params", "loss_params", "miner_params"):
+            settings[name] = {} if settings[name] is None else settings[name]
+        self.params = RecommenderParams(**settings)
+        self.model: EmbeddingModel | None = None
         self.user_ids: np.ndarray | None = None
         self.item_ids: np.ndarray | None = None
         self.seen: sp.csr_matrix | None = None
@@ -262,7 +340,7 @@ class Recommender:
             raise MarginRankError("protocol 'paper' monitors the test split: pass a Dataset with one")
         fit_on, evaluator = self._selection(train, test)
         torch.manual_seed(p.seed)
-        self.model = self._build_model(train.n_users, train.n_items).to(p.device)
+        self.model = self._build_model(fit_on.matrix).to(p.device)
         self.user_ids, self.item_ids, self.seen = train.user_ids, train.item_ids, train.matrix
         optimizer = make_optimizer(p.optimizer, self.model.parameters(), p.lr, sparse=p.sparse)
         scheduler = None
@@ -274,18 +352,30 @@ class Recommender:
                 optimizer, mode="max", factor=p.lr_factor, patience=p.lr_patience, min_lr=p.min_lr
             )
         loss = losses.get(p.loss, **p.loss_params)
-        monitor = CollapseMonitor(seed=p.seed, margin=getattr(loss, "margin", None)) if p.collapse_check else None
+        callbacks = []
         quantile = None
         if p.top_k_weight:
             loss = losses.TopKWeighted(loss, p.top_k_weight_temperature)
             quantile = TopKQuantile(fit_on.n_users, p.top_k_weight, TOP_K_SAMPLES, p.top_k_refresh_every)
-        trainer = Trainer(
-            self.model,
-            loss,
-            self._sampler(fit_on),
-            optimizer,
+            callbacks.append(TopKRefresh(quantile, fit_on.matrix))
+        if p.collapse_check:
+            monitor = CollapseMonitor(seed=p.seed, margin=getattr(loss, "margin", None))
+            callbacks.append(CollapseCheck(monitor, fit_on.matrix, p.on_collapse))
+        task = InteractionTask(
+            fit_on,
+            self._negatives(fit_on),
             batch_size=p.batch_size,
             positive_sampling=p.positive_sampling,
+            miner=None if p.miner is None else miners.get(p.miner, seed=p.seed, **p.miner_params),
+            log_q_correction=p.log_q_correction,
+            top_k_quantile=quantile,
+            process=self.process,
+        )
+        trainer = Trainer(
+            self.model,
+            task,
+            loss,
+            optimizer,
             l2=p.l2,
             clip_norm=p.clip_norm,
             constraints=[NormConstraint(p.max_norm)] if p.max_norm is not None else [],
@@ -296,20 +386,17 @@ class Recommender:
             scheduler=scheduler,
             restore_best_on_lr_cut=p.restore_best_on_lr_cut,
             average_decay=p.average_decay,
-            collapse_monitor=monitor,
-            on_collapse=p.on_collapse,
+            callbacks=callbacks,
             run_dir=run_dir,
             seed=p.seed,
             progress=p.progress,
             device=p.device,
-            log_q_correction=p.log_q_correction,
             process=self.process,
             time_limit=p.time_limit,
             tags={"protocol": p.protocol, "optimistic": p.protocol == "paper"},
             evaluated_on="test" if p.protocol == "paper" else "validation",
-            top_k_quantile=quantile,
         )
-        self.result_ = trainer.fit(fit_on, p.epochs, resume=resume)
+        self.result_ = trainer.fit(p.epochs, resume=resume)
         trainer.restore_best()
         self.model.eval()
         self.metrics_ = self._final_metrics(train, test)
@@ -319,9 +406,13 @@ class Recommender:
             self.save(Path(run_dir) / "model.pt")
         return self
 
-    def _build_model(self, n_users: int, n_items: int) -> MF:
+    def _build_model(self, pairs: sp.csr_matrix) -> EmbeddingModel:
+        """The registered model for the training ``pairs`` (the pairs it trains on: a graph model's graph)."""
         p = self.params
-        return MF(n_users, n_items, p.dim, similarity=p.similarity, dropout=p.dropout, dropout_before_norm=p.dropout_before_norm, init_std=p.init_std, sparse=p.sparse)
+        return models.build(
+            p.model, pairs, dim=p.dim, similarity=p.similarity, dropout=p.dropout, init_std=p.init_std, sparse=p.sparse,
+            **p.model_params,
+        )
 
     def _selection(self, train: Interactions, test: Interactions | None) -> tuple[Interactions, Evaluator | None]:
         """The pairs to fit on and the evaluator that picks the best epoch, per protocol."""
@@ -333,9 +424,11 @@ class Recommender:
         fit_on, valid = holdout_split(train, p.valid_ratio, seed=p.seed)
         return fit_on, Evaluator(fit_on.matrix, valid.matrix, p.ks, seed=p.seed, process=self.process)
 
-    def _sampler(self, fit_on: Interactions):
+    def _negatives(self, fit_on: Interactions) -> NegativeSource:
         p = self.params
         exclude = fit_on.matrix if p.exclude_positives else None
+        if p.sampler == "in-batch":
+            return InBatchNegatives(exclude)
         common = dict(shared=p.shared_negatives, exclude=exclude, seed=p.seed, group_size=p.group_size)
         if p.sampler == "popularity":
             return PopularitySampler(fit_on.item_counts(), p.negatives, alpha=p.popularity_alpha, **common)
@@ -359,7 +452,7 @@ class Recommender:
         return summary
 
     # ---------------------------------------------------------------------------------- using
-    def _fitted(self) -> MF:
+    def _fitted(self) -> EmbeddingModel:
         if self.model is None:
             raise MarginRankError("this Recommender is not fitted yet: call fit() or Recommender.load()")
         return self.model
@@ -414,15 +507,17 @@ class Recommender:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Recommender:
         state = load_checkpoint(path)
-        if state.get("format") != MODEL_FORMAT:
+        if state.get("format") not in (MODEL_FORMAT, MF_ONLY_FORMAT):
             raise MarginRankError(f"not a saved Recommender (format {state.get('format')!r})", path=str(path))
         require_entries(state, ("params", "model", "user_ids", "item_ids", "seen_indptr", "seen_indices", "metrics"), path)
         params = json.loads(state["params"])
+        if state["format"] == MF_ONLY_FORMAT:  # saved before the model registry: an MF, with its one own setting flat
+            params["model_params"] = {"dropout_before_norm": params.pop("dropout_before_norm", False)}
         params["ks"] = tuple(params["ks"])
         params["device"] = "cpu"
         rec = cls(**params)
         user_ids, item_ids = _ids_from_plain(state["user_ids"]), _ids_from_plain(state["item_ids"])
-        rec.model = rec._build_model(len(user_ids), len(item_ids))
+        rec.model = rec._build_model(sp.csr_matrix((len(user_ids), len(item_ids)), dtype=np.float32))
         try:
             rec.model.load_state_dict(state["model"])
         except RuntimeError as error:

@@ -16,13 +16,13 @@ FAULT = sys.argv[1]
 step = Trainer._step
 
 
-def faulty_step(self: Trainer, users, items) -> float:
+def faulty_step(self: Trainer, batch) -> tuple[float, int]:
     self.planted_steps = getattr(self, "planted_steps", 0) + 1
     if self.process.rank == 1 and self.planted_steps == 2:
         if FAULT == "raise":
             raise RuntimeError("planted failure in step 2")
         time.sleep(600)
-    return step(self, users, items)
+    return step(self, batch)
 
 
 Trainer._step = faulty_step

@@ -62,7 +62,7 @@ def test_the_trainer_evaluates_and_keeps_the_averaged_weights(data):
         return {"recall@20": float(len(seen) == 2)}  # epoch 2 is the best
 
     trainer.evaluator = evaluator
-    trainer.fit(data.train, epochs=3)
+    trainer.fit(epochs=3)
     for evaluated, average in seen:
         assert torch.equal(evaluated, average)
     assert not torch.equal(trainer.model.user_embedding.weight, trainer.average.average[0])  # trains on its own
@@ -74,7 +74,7 @@ def test_the_trainer_evaluates_and_keeps_the_averaged_weights(data):
 def test_without_an_evaluation_the_fitted_model_holds_the_average(data):
     trainer = make_trainer(data, average_decay=0.9)
     trainer.evaluator = None
-    trainer.fit(data.train, epochs=2)
+    trainer.fit(epochs=2)
     assert not torch.equal(trainer.model.user_embedding.weight, trainer.average.average[0])
     trainer.restore_best()
     assert torch.equal(trainer.model.user_embedding.weight, trainer.average.average[0])

@@ -121,7 +121,7 @@ def test_cuda_without_a_device_is_a_clear_error():
 
 
 def test_unknown_option_and_unfitted_use():
-    with pytest.raises(MarginRankError, match="unknown Recommender option"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'negative'"):
         Recommender(negative=3)
     with pytest.raises(MarginRankError, match="not fitted"):
         Recommender().recommend([0])

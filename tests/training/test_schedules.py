@@ -59,27 +59,27 @@ def data():
 
 def cosine_trainer(data, run_dir, epochs):
     trainer = make_trainer(data, run_dir=run_dir, patience=None)
-    steps_per_epoch = -(-len(data.train) // trainer.batch_size)
+    steps_per_epoch = len(trainer.task)
     trainer.scheduler = cosine_decay(trainer.optimizer, epochs * steps_per_epoch, min_lr=1e-4)
     return trainer, steps_per_epoch
 
 
 def test_the_trainer_steps_a_per_step_schedule_and_resumes_it(data, tmp_path):
     straight, steps_per_epoch = cosine_trainer(data, tmp_path / "straight", epochs=4)
-    result = straight.fit(data.train, epochs=4)
+    result = straight.fit(epochs=4)
     expected = [1e-4 + (1e-2 - 1e-4) * (1 + math.cos(math.pi * e / 4)) / 2 for e in (1, 2, 3, 4)]
     assert [r["lr"] for r in result.history] == pytest.approx(expected)
 
     interrupted, _ = cosine_trainer(data, tmp_path / "resumed", epochs=4)
-    interrupted.fit(data.train, epochs=2)
+    interrupted.fit(epochs=2)
     resumed, _ = cosine_trainer(data, tmp_path / "resumed", epochs=4)
-    again = resumed.fit(data.train, epochs=4, resume=True)
+    again = resumed.fit(epochs=4, resume=True)
     assert [r["lr"] for r in again.history] == [r["lr"] for r in result.history]
     assert [r["loss"] for r in again.history] == [r["loss"] for r in result.history]
     assert resumed.scheduler.last_epoch == 4 * steps_per_epoch
     # a resumed run keeps the schedule it started with, even when asked for more epochs
     extended, _ = cosine_trainer(data, tmp_path / "resumed", epochs=8)
-    extended.fit(data.train, epochs=5, resume=True)
+    extended.fit(epochs=5, resume=True)
     assert extended.history[-1]["lr"] == pytest.approx(1e-4)
 
 

@@ -9,7 +9,7 @@ from marginrank import datasets, losses
 from marginrank.errors import MarginRankError
 from marginrank.models import MF
 from marginrank.sampling import UniformSampler
-from marginrank.training import Evaluator, TopKQuantile, Trainer
+from marginrank.training import Evaluator, InteractionTask, TopKQuantile, TopKRefresh, Trainer
 
 
 class Factors:
@@ -103,41 +103,46 @@ def data():
 def weighted_trainer(data, run_dir=None, *, quantile=True, loss=None):
     torch.manual_seed(0)
     model = MF(data.n_users, data.n_items, 16)
+    thresholds = TopKQuantile(data.n_users, k=5, samples=50, every=2) if quantile else None
+    sampler = UniformSampler(data.n_items, 20, exclude=data.train.matrix, seed=0)
     return Trainer(
         model,
+        InteractionTask(data.train, sampler, batch_size=256, top_k_quantile=thresholds),
         loss or losses.TopKWeighted(losses.SampledSoftmax(0.1)),
-        UniformSampler(data.n_items, 20, exclude=data.train.matrix, seed=0),
         torch.optim.Adam(model.parameters(), lr=1e-2),
         evaluator=Evaluator(data.train.matrix, data.test.matrix),
-        top_k_quantile=TopKQuantile(data.n_users, k=5, samples=50, every=2) if quantile else None,
+        callbacks=[TopKRefresh(thresholds, data.train.matrix)] if quantile else [],
         run_dir=run_dir,
         progress=False,
-        batch_size=256,
     )
 
 
 def test_the_trainer_refreshes_the_thresholds_on_schedule_and_resumes_them(data, tmp_path):
     trainer = weighted_trainer(data)
-    trainer.fit(data.train, epochs=1)
-    assert torch.equal(trainer.top_k_quantile.thresholds, torch.zeros(data.n_users))  # first refresh before epoch 2
-    trainer.fit(data.train, epochs=2)
+    trainer.fit(epochs=1)
+    assert torch.equal(trainer.task.top_k_quantile.thresholds, torch.zeros(data.n_users))  # first refresh before epoch 2
+    trainer.fit(epochs=2)
     assert [("threshold_seconds" in record) for record in trainer.history] == [False, True]
     users = np.unique(data.train.users)
-    assert (trainer.top_k_quantile.thresholds[users] > 0).float().mean() > 0.9  # the top 5 of a trained model score > 0
+    assert (trainer.task.top_k_quantile.thresholds[users] > 0).float().mean() > 0.9  # the top 5 of a trained model score > 0
     whole = weighted_trainer(data, tmp_path / "whole")
-    whole.fit(data.train, epochs=4)
+    whole.fit(epochs=4)
     interrupted = weighted_trainer(data, tmp_path / "resumed")
-    interrupted.fit(data.train, epochs=3)
+    interrupted.fit(epochs=3)
     resumed = weighted_trainer(data, tmp_path / "resumed")
-    resumed.fit(data.train, epochs=4, resume=True)
-    torch.testing.assert_close(resumed.top_k_quantile.thresholds, whole.top_k_quantile.thresholds)
+    resumed.fit(epochs=4, resume=True)
+    torch.testing.assert_close(resumed.task.top_k_quantile.thresholds, whole.task.top_k_quantile.thresholds)
     torch.testing.assert_close(resumed.model.state_dict(), whole.model.state_dict())
     unweighted = weighted_trainer(data, tmp_path / "whole", quantile=False, loss=losses.SampledSoftmax(0.1))
     with pytest.raises(MarginRankError, match="top-K"):
-        weighted_trainer(data, tmp_path / "whole").load_state_dict({**unweighted.state_dict(), "top_k_quantile": None})
+        weighted_trainer(data, tmp_path / "whole").load_state_dict(unweighted.state_dict())
 
 
-@pytest.mark.parametrize(("quantile", "loss"), [(False, None), (True, losses.SampledSoftmax(0.1))])
-def test_a_weighted_loss_and_thresholds_come_together(data, quantile, loss):
-    with pytest.raises(MarginRankError, match="pass both or neither"):
+@pytest.mark.parametrize(
+    ("quantile", "loss", "message"),
+    [(False, None, "weighs by top-K thresholds: give the task a TopKQuantile"),
+     (True, losses.SampledSoftmax(0.1), "top-K thresholds go with a top-K weighted loss")],
+)
+def test_a_weighted_loss_and_thresholds_come_together(data, quantile, loss, message):
+    with pytest.raises(MarginRankError, match=message):
         weighted_trainer(data, quantile=quantile, loss=loss)

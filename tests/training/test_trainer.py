@@ -8,7 +8,7 @@ from marginrank.errors import MarginRankError
 from marginrank.guards import CollapseMonitor
 from marginrank.models import MF
 from marginrank.sampling import UniformSampler
-from marginrank.training import CollapseStop, CollapseWarning, Evaluator, Trainer
+from marginrank.training import CollapseCheck, CollapseStop, CollapseWarning, Evaluator, InteractionTask, Trainer
 
 
 @pytest.fixture(scope="module")
@@ -16,21 +16,21 @@ def data():
     return datasets.load("synthetic", n_users=300, n_items=150, mean_items_per_user=20)
 
 
-def make_trainer(data, *, similarity="cosine", loss=None, constraints=(), on_collapse="warn", seed=0, **kwargs):
+def make_trainer(data, *, similarity="cosine", loss=None, constraints=(), on_collapse="warn", seed=0,
+                 batch_size=256, positive_sampling="pairs", **kwargs):
     torch.manual_seed(seed)
     model = MF(data.n_users, data.n_items, 16, similarity=similarity, init_std=0.1 if similarity == "dot" else 1e-4)
+    sampler = UniformSampler(data.n_items, 20, exclude=data.train.matrix, seed=seed)
     return Trainer(
         model,
+        InteractionTask(data.train, sampler, batch_size=batch_size, positive_sampling=positive_sampling),
         loss or losses.CCL(margin=0.5, neg_weight=50),
-        UniformSampler(data.n_items, 20, exclude=data.train.matrix, seed=seed),
         torch.optim.Adam(model.parameters(), lr=1e-2),
         constraints=constraints,
         evaluator=Evaluator(data.train.matrix, data.test.matrix),
-        collapse_monitor=CollapseMonitor(seed=seed),
-        on_collapse=on_collapse,
         progress=False,
         seed=seed,
-        **{"batch_size": 256, **kwargs},
+        **{"callbacks": [CollapseCheck(CollapseMonitor(seed=seed), data.train.matrix, on_collapse)], **kwargs},
     )
 
 
@@ -43,7 +43,7 @@ def shrink(model):
 
 @pytest.mark.parametrize("eval_every", [0, -1])
 def test_eval_every_below_one_is_a_clear_error(data, eval_every):
-    with pytest.raises(MarginRankError, match=f"eval_every must be at least 1, got {eval_every}"):
+    with pytest.raises(MarginRankError, match=f"eval_every must be an integer >= 1, got {eval_every}"):
         make_trainer(data, eval_every=eval_every)
 
 
@@ -51,10 +51,11 @@ def test_eval_every_below_one_is_a_clear_error(data, eval_every):
     ("options", "message"),
     [
         ({"batch_size": 512.0}, "batch size must be an integer >= 1, got 512.0"),
+        ({"callbacks": CollapseCheck}, "constraints and callbacks are lists"),
         ({"clip_norm": 0.0}, "clip_norm must be > 0 or None, got 0.0"),
         ({"clip_norm": -1.0}, "clip_norm must be > 0 or None"),
         ({"time_limit": 0}, "time_limit must be > 0 seconds or None, got 0"),
-        ({"constraints": shrink}, "constraints must be a list of callables"),
+        ({"constraints": shrink}, "constraints and callbacks are lists"),
         ({"positive_sampling": "items"}, "positive_sampling must be one of pairs, users; got 'items'"),
     ],
 )
@@ -70,29 +71,29 @@ def test_a_minimizing_plateau_scheduler_is_refused(data):
 
 
 def test_a_checkpoint_is_neither_overwritten_nor_resumed_with_another_optimizer(data, tmp_path):
-    make_trainer(data, run_dir=tmp_path).fit(data.train, epochs=1)
+    make_trainer(data, run_dir=tmp_path).fit(epochs=1)
     with pytest.raises(MarginRankError, match="already holds a run's checkpoint"):
-        make_trainer(data, run_dir=tmp_path).fit(data.train, epochs=2)
+        make_trainer(data, run_dir=tmp_path).fit(epochs=2)
     other = make_trainer(data, run_dir=tmp_path)
     other.optimizer = torch.optim.SGD(other.model.parameters(), lr=0.1)
     with pytest.raises(MarginRankError, match="the checkpoint was trained with Adam, this trainer has SGD"):
-        other.fit(data.train, epochs=2, resume=True)
+        other.fit(epochs=2, resume=True)
 
 
 def test_monitor_is_silent_on_a_healthy_run(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error", CollapseWarning)
-        result = make_trainer(data).fit(data.train, epochs=4)
+        result = make_trainer(data).fit(epochs=4)
     assert all(not record["collapse"]["collapsed"] for record in result.history)
     assert result.best_metrics["recall@20"] > 0.1
 
 
 def test_monitor_warns_and_stops_on_a_planted_collapse(data):
     with pytest.warns(CollapseWarning, match="collaps"):
-        make_trainer(data, similarity="dot", loss=losses.MaxMarginHinge(), constraints=[shrink]).fit(data.train, epochs=3)
+        make_trainer(data, similarity="dot", loss=losses.MaxMarginHinge(), constraints=[shrink]).fit(epochs=3)
     trainer = make_trainer(data, similarity="dot", loss=losses.MaxMarginHinge(), constraints=[shrink], on_collapse="stop")
     with pytest.raises(CollapseStop, match=r"^epoch \d: .*try --similarity cosine"):
-        trainer.fit(data.train, epochs=5)
+        trainer.fit(epochs=5)
     assert trainer.history[-1]["collapse"]["collapsed"]
 
 
@@ -101,21 +102,21 @@ def test_early_stopping_and_best_epoch(data):
     # a learning rate of zero after the first epoch: nothing improves, so it stops after one stale evaluation
     original_step = trainer._train_epoch
 
-    def frozen(batches):
-        record = original_step(batches)
+    def frozen():
+        record = original_step()
         for group in trainer.optimizer.param_groups:
             group["lr"] = 0.0
         return record
 
     trainer._train_epoch = frozen
-    result = trainer.fit(data.train, epochs=10)
+    result = trainer.fit(epochs=10)
     assert result.stopped == "early_stopping" and len(result.history) == 2 and result.best_epoch == 1
 
 
 def test_same_seed_same_run_different_seed_different_run(data):
-    a = make_trainer(data, seed=1).fit(data.train, epochs=2)
-    b = make_trainer(data, seed=1).fit(data.train, epochs=2)
-    c = make_trainer(data, seed=2).fit(data.train, epochs=2)
+    a = make_trainer(data, seed=1).fit(epochs=2)
+    b = make_trainer(data, seed=1).fit(epochs=2)
+    c = make_trainer(data, seed=2).fit(epochs=2)
     assert [r["loss"] for r in a.history] == [r["loss"] for r in b.history]
     assert [r["loss"] for r in a.history] != [r["loss"] for r in c.history]
 
@@ -125,11 +126,11 @@ def test_nan_loss_is_a_clear_error(data):
     with torch.no_grad():
         trainer.model.user_embedding.weight[0, 0] = float("nan")
     with pytest.raises(Exception, match="loss became nan"):
-        trainer.fit(data.train, epochs=1)
+        trainer.fit(epochs=1)
 
 
 def test_time_limit_ends_after_the_epoch_that_crosses_it(data):
-    result = make_trainer(data, time_limit=1e-9).fit(data.train, epochs=5)
+    result = make_trainer(data, time_limit=1e-9).fit(epochs=5)
     assert result.stopped == "time_limit" and len(result.history) == 1
 
 
@@ -150,7 +151,7 @@ def test_a_learning_rate_cut_can_restart_from_the_best_epoch(data, restore):
         return outcome
 
     trainer._evaluate = evaluate_and_snapshot
-    result = trainer.fit(data.train, epochs=2)
+    result = trainer.fit(epochs=2)
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(5e-3)
     assert result.best_epoch == 1
     after_cut = snapshots[1]

@@ -1,8 +1,8 @@
 """Run settings: built-in defaults < a TOML file (``--config``) < command-line options.
 
 Every field of :class:`marginrank.recommender.RecommenderParams` is an option (``--batch-size``,
-``--no-exclude-positives``, ``--loss-param margins=[0.7,0.8]``) and a TOML key (``batch_size``,
-``[loss_params]``); the run-level keys are ``dataset``, ``data``, ``data_root``, ``split_seed``.
+``--no-exclude-positives``, ``--loss-param margins=[0.7,0.8]``, ``--model-param layers=1``) and a TOML
+key (``batch_size``, tables ``[loss_params]``, ``[model_params]``, ``[miner_params]``); the run-level keys are ``dataset``, ``data``, ``data_root``, ``split_seed``.
 They become typed settings here, once; the library never sees them.
 """
 
@@ -20,13 +20,19 @@ from marginrank.recommender import RecommenderParams, field_kind
 
 RUN_KEYS = {"dataset": str, "data": str, "data_root": str, "split_seed": int}
 
+TABLES = {"loss_params": "--loss-param", "model_params": "--model-param", "miner_params": "--miner-param"}
+
 HELP = {
+    "model": "model name (mf, lightgcn)",
+    "model_params": "a setting of the model as KEY=VALUE in TOML syntax, e.g. layers=1 (lightgcn) or dropout_before_norm=true (mf) (repeatable)",
     "loss": "loss name (mmcl, ccl, bpr, hinge, max_margin, softmax, bsl, psl, mse, bce)",
     "loss_params": "a loss parameter as KEY=VALUE in TOML syntax, e.g. neg_weight=700 or margins=[0.7,0.8,0.9] (repeatable)",
+    "miner": "pick the negatives the loss sees from the drawn ones (the candidates) by their scores: hard, semi-hard, mixed or warmup",
+    "miner_params": "a miner parameter as KEY=VALUE, e.g. k=20 (hard, warmup), margin=0.2 (semi-hard), n_hard=5 (mixed) (repeatable)",
     "negatives": "negatives per example (or size of the shared pool)",
     "shared_negatives": "one pool of negatives per batch: scoring is one matrix product",
     "group_size": "with --shared-negatives: rows of the batch that share one pool (default: the whole batch)",
-    "sampler": "uniform or popularity",
+    "sampler": "uniform, popularity or in-batch (the batch's other positives)",
     "popularity_alpha": "exponent of the popularity sampler (count ** alpha)",
     "exclude_positives": "never use a user's known positives as negatives",
     "log_q_correction": "correct a softmax loss (softmax, bsl) for the sampling probabilities",
@@ -36,7 +42,6 @@ HELP = {
     "dim": "embedding size",
     "similarity": "cosine (bounded, resists collapse) or dot",
     "dropout": "embedding dropout on the user vector",
-    "dropout_before_norm": "apply the dropout to the raw user vector, then normalize (BSL code) instead of after",
     "init_std": "standard deviation of the initial embeddings",
     "optimizer": "adam, adagrad or sgd",
     "lr": "learning rate",
@@ -80,10 +85,11 @@ class RunSettings:
         """The resolved settings as TOML (what ``--config`` reads back)."""
         run = {key: getattr(self, key) for key in RUN_KEYS if getattr(self, key) is not None}
         params = dataclasses.asdict(self.recommender)
-        loss_params = params.pop("loss_params")
+        tables = {name: params.pop(name) for name in TABLES}
         lines = [f"{key} = {_toml_value(value)}" for key, value in {**run, **params}.items() if value is not None]
-        if loss_params:
-            lines += ["", "[loss_params]"] + [f"{key} = {_toml_value(value)}" for key, value in loss_params.items()]
+        for name, table in tables.items():
+            if table:
+                lines += ["", f"[{name}]"] + [f"{key} = {_toml_value(value)}" for key, value in table.items()]
         return "\n".join(lines) + "\n"
 
 
@@ -103,8 +109,8 @@ def add_recommender_options(parser: argparse.ArgumentParser) -> None:
         flag = "--" + field.name.replace("_", "-")
         kind = field_kind(field)
         help_text = HELP.get(field.name, "")
-        if field.name == "loss_params":
-            parser.add_argument("--loss-param", dest="loss_params", action="append", metavar="KEY=VALUE", help=help_text)
+        if field.name in TABLES:
+            parser.add_argument(TABLES[field.name], dest=field.name, action="append", metavar="KEY=VALUE", help=help_text)
         elif kind == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif kind.startswith("tuple"):
@@ -133,12 +139,12 @@ def read_toml(path: Path) -> dict[str, Any]:
     return table
 
 
-def _parse_loss_params(items: list[str]) -> dict[str, Any]:
+def _parse_table(flag: str, items: list[str]) -> dict[str, Any]:
     params = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise MarginRankError(f"--loss-param expects KEY=VALUE, got {item!r}")
+            raise MarginRankError(f"{flag} expects KEY=VALUE, got {item!r}")
         try:
             params[key.strip()] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
@@ -163,7 +169,9 @@ def resolve(args: argparse.Namespace) -> RunSettings:
         given = getattr(args, field.name, None)
         if given is None:
             continue
-        values[field.name] = {**values.get("loss_params", {}), **_parse_loss_params(given)} if field.name == "loss_params" else given
+        if field.name in TABLES:
+            given = {**values.get(field.name, {}), **_parse_table(TABLES[field.name], given)}
+        values[field.name] = given
         from_file.discard(field.name)
     try:
         recommender, run = _typed(values)

@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 # what a checkpoint fixes: the data and splits it was trained on, the tables' shape, the optimizer and
 # the schedule (their states, learning rate included, are restored from it, so a new value would be ignored)
 FIXED_ON_RESUME = (
-    "dataset", "data", "data_root", "split_seed", "seed", "protocol", "valid_ratio", "dim", "similarity",
+    "dataset", "data", "data_root", "split_seed", "seed", "protocol", "valid_ratio", "model", "model_params", "dim", "similarity",
     "optimizer", "sparse", "lr", "lr_schedule", "lr_patience", "lr_factor", "min_lr",
 )
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG, settings.to_toml())
-        print(f"training MF ({params.similarity}, dim {params.dim}) with {params.loss} on {dataset.name}: "
+        print(f"training {params.model} ({params.similarity}, dim {params.dim}) with {params.loss} on {dataset.name}: "
               f"{len(dataset.train):,} pairs, {dataset.n_users:,} users x {dataset.n_items:,} items -> {run_dir}",
               file=sys.stderr)
     try:

@@ -296,6 +296,30 @@ def evaluate_embeddings_sums(
     return _sum_over_chunks(ranker, score_rows, ks, metrics, chunk_size, users)
 
 
+def evaluate_scorer_sums(
+    score_all: Callable[[torch.Tensor], torch.Tensor],
+    train: sp.spmatrix,
+    test: sp.spmatrix,
+    ks: Sequence[int] = (20,),
+    *,
+    metrics: Sequence[str] = METRIC_NAMES,
+    seed: int = 0,
+    ties: str = "random",
+    chunk_size: int = 2048,
+    users: np.ndarray | None = None,
+) -> MetricSums:
+    """Full-ranking metric sums of any scorer: ``score_all(users [C]) -> [C, n_items]`` per chunk of users."""
+    ranker = FullRanker(train, test, max(cut_offs(ks)), seed=seed, ties=ties)
+
+    def score_rows(chunk: np.ndarray) -> torch.Tensor:
+        scores = torch.as_tensor(score_all(torch.from_numpy(chunk))).to(torch.float32)
+        if tuple(scores.shape) != (len(chunk), ranker.n_items):
+            raise MarginRankError(f"the scorer gave {tuple(scores.shape)} scores for {len(chunk)} users x {ranker.n_items} items")
+        return scores
+
+    return _sum_over_chunks(ranker, score_rows, ks, metrics, chunk_size, users)
+
+
 def _sum_over_chunks(
     ranker: FullRanker,
     score_rows: Callable[[np.ndarray], torch.Tensor],

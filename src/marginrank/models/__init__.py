@@ -1,6 +1,12 @@
-"""Scorers: :class:`MF` (user/item embeddings, cosine or dot) and :class:`MLPScorer` (items as features)."""
+"""Scorers: the registered recommender models (:class:`MF`, :class:`LightGCN`; see
+:mod:`marginrank.models.registry`) and :class:`MLPScorer` (items as features)."""
 
+from marginrank.models.base import ChunkScorer, EmbeddingModel, FactorScorer, PairScorer
+from marginrank.models.lightgcn import LightGCN
 from marginrank.models.mf import MF, SIMILARITIES
 from marginrank.models.mlp import MLPScorer
+from marginrank.models.registry import MODELS
 
-__all__ = ["MF", "MLPScorer", "SIMILARITIES"]
+__all__ = [
+    "ChunkScorer", "EmbeddingModel", "FactorScorer", "LightGCN", "MF", "MLPScorer", "MODELS", "PairScorer", "SIMILARITIES",
+]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from typing import Self
 
 import scipy.sparse as sp
 import torch
@@ -12,16 +11,16 @@ from torch import Tensor, nn
 
 from marginrank.checks import require_choice, require_non_negative, require_positive
 from marginrank.errors import MarginRankError
+from marginrank.models.base import EmbeddingModel, guarded, require_size
 from marginrank.models.dropout import Dropout
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PooledItemScores
 from marginrank.sampling.layout import rows_per_pool
 
 SIMILARITIES = ("cosine", "dot")
-T = TypeVar("T")
 
 
-class MF(nn.Module):
+class MF(EmbeddingModel):
     """Score ``s(u, i) = <f(e_u), f(e_i)>`` with ``f`` = L2 normalization (``"cosine"``) or identity (``"dot"``).
 
     Source: the MF model of SimpleX (Mao et al., CIKM 2021) and of the MMCL code (github.com/mgulcin/mmcl):
@@ -66,8 +65,7 @@ class MF(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("n_users", n_users), ("n_items", n_items), ("dim", dim)):
-            if not isinstance(value, int) or value < 1:
-                raise MarginRankError(f"{name} must be a positive integer; got {value!r}")
+            require_size(name, value)
         require_choice("similarity", similarity, SIMILARITIES)
         dropout = require_non_negative("dropout", dropout)
         if dropout >= 1:
@@ -82,22 +80,27 @@ class MF(nn.Module):
         self.dropout = Dropout(dropout)
         self.dropout_before_norm = dropout_before_norm
 
+    @classmethod
+    def build(cls, pairs: sp.csr_matrix, **settings: object) -> Self:
+        """An MF with one row per user and item of ``pairs`` (the pairs themselves are not used)."""
+        return cls(*pairs.shape, **settings)
+
     # -- vectors ---------------------------------------------------------------------------------
     def _project(self, vectors: Tensor) -> Tensor:
         """``f``: L2-normalize the last dim for cosine (``x / max(||x||, 1e-12)``), identity for dot."""
         return F.normalize(vectors, dim=-1) if self.similarity == "cosine" else vectors
 
     def _normalized(self, table: nn.Embedding, ids: Tensor, kind: str) -> Tensor:
-        """``f(table[ids])``; a bad id becomes a :class:`MarginRankError` (see :func:`_guarded`)."""
+        """``f(table[ids])``; a bad id becomes a :class:`MarginRankError` (see :func:`~marginrank.models.base.guarded`)."""
         cosine = self.similarity == "cosine"
-        return _guarded(
+        return guarded(
             kind, table.num_embeddings, (ids,), lambda: NormalizedLookup.apply(table.weight, ids, cosine, table.sparse)
         )
 
     def user_vectors(self, users: Tensor) -> Tensor:
         """``f(e_u)`` for the given users, with dropout (in training mode) after ``f`` or before it."""
         if self.dropout_before_norm and self.training:
-            raw = _guarded("user", self.n_users, (users,), lambda: self.user_embedding(users))
+            raw = guarded("user", self.n_users, (users,), lambda: self.user_embedding(users))
             return self._project(self.dropout(raw))
         return self.dropout(self._normalized(self.user_embedding, users, "user"))
 
@@ -129,7 +132,7 @@ class MF(nn.Module):
         if neg_items.dim() == 2 and rows_per_pool(batch, neg_items) * (neg_items.shape[0] - 1) >= batch:
             raise MarginRankError(f"{neg_items.shape[0]} pools cannot serve groups of consecutive rows in a batch of {batch}")
         cosine, sparse = self.similarity == "cosine", self.item_embedding.sparse
-        return _guarded(
+        return guarded(
             "item", self.n_items, (pos_items, neg_items),
             lambda: PooledItemScores.apply(user, self.item_embedding.weight, pos_items, neg_items, cosine, sparse),
         )
@@ -157,69 +160,9 @@ class MF(nn.Module):
         with torch.no_grad():
             return self._project(self.item_embedding.weight).detach().clone()
 
-    @torch.no_grad()
-    def score_all(self, users: Tensor) -> Tensor:
-        """``[B, n_items]`` scores of every item, eval semantics (no dropout) whatever the mode."""
-        users = self._check_users(users)
-        user = self._project(self.user_embedding.weight[users])
-        return user @ self._project(self.item_embedding.weight).T
-
-    @torch.no_grad()
-    def recommend(self, users: Tensor, k: int, exclude: sp.spmatrix | None = None) -> tuple[Tensor, Tensor]:
-        """Top-``k`` items per user, ``(items [B, k], scores [B, k])``, best first.
-
-        Items in row ``u`` of ``exclude`` (e.g. the training matrix) are never returned; a user with
-        fewer than ``k`` other items gets the remaining slots filled with item ``-1`` and score ``-inf``.
-        """
-        if not isinstance(k, int) or not 1 <= k <= self.n_items:
-            raise MarginRankError(f"k must be an integer in 1..{self.n_items}; got {k!r}")
-        users = self._check_users(users)
-        scores = self.score_all(users)
-        if exclude is not None:
-            rows, cols = _excluded_pairs(exclude, users.cpu().numpy(), (self.n_users, self.n_items))
-            scores[rows.to(scores.device), cols.to(scores.device)] = -torch.inf
-        top_scores, top_items = torch.topk(scores, k, dim=1)
-        top_items = torch.where(torch.isneginf(top_scores), torch.full_like(top_items, -1), top_items)
-        return top_items, top_scores
-
-    def _check_users(self, users: Tensor | list[int]) -> Tensor:
-        users = torch.as_tensor(users, device=self.user_embedding.weight.device)
-        if users.dim() != 1 or users.is_floating_point() or users.dtype == torch.bool:
-            raise MarginRankError(f"users must be a 1-D integer tensor; got {users.dtype} {list(users.shape)}")
-        if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.n_users):
-            raise MarginRankError(f"user ids must lie in 0..{self.n_users - 1}; got values in {_range(users)}")
-        return users.long()
-
     def extra_repr(self) -> str:
         return (
             f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}, "
             f"similarity={self.similarity!r}, dropout={self.dropout.p}, dropout_before_norm={self.dropout_before_norm}"
         )
 
-
-def _guarded(kind: str, size: int, ids: tuple[Tensor, ...], compute: Callable[[], T]) -> T:
-    """``compute()``, which indexes a table of ``size`` rows with ``ids``: a non-integer or out-of-range id
-    becomes a :class:`MarginRankError`, not a torch traceback (the range is only scanned on failure)."""
-    for tensor in ids:
-        if tensor.dtype not in (torch.int32, torch.int64):
-            raise MarginRankError(f"{kind} ids must be an integer tensor; got {tensor.dtype}")
-    try:
-        return compute()
-    except IndexError:
-        flat = torch.cat([tensor.reshape(-1) for tensor in ids])
-        raise MarginRankError(f"{kind} ids must lie in 0..{size - 1}; got values in {_range(flat)}") from None
-
-
-def _range(ids: Tensor) -> str:
-    return f"{int(ids.min())}..{int(ids.max())}" if ids.numel() else "(empty)"
-
-
-def _excluded_pairs(exclude: sp.spmatrix, users, shape: tuple[int, int]) -> tuple[Tensor, Tensor]:
-    """``(row in batch, item)`` of every stored entry in the rows ``users`` of ``exclude``."""
-    if not sp.issparse(exclude):
-        raise MarginRankError(f"exclude must be a scipy sparse users x items matrix; got {type(exclude).__name__}")
-    if exclude.shape != shape:
-        raise MarginRankError(f"exclude has shape {exclude.shape}; the model has {shape[0]} users x {shape[1]} items")
-    rows = sp.csr_matrix(exclude)[users]
-    batch_rows = torch.repeat_interleave(torch.arange(len(users)), torch.from_numpy(rows.getnnz(axis=1)))
-    return batch_rows, torch.from_numpy(rows.indices.astype("int64"))

@@ -19,6 +19,7 @@ from marginrank.errors import MarginRankError
 from marginrank.sampling.checks import index_tensor, positive_int
 from marginrank.sampling.membership import Membership
 from marginrank.sampling.rng import SeededRandom
+from marginrank.sampling.source import Drawn
 
 MAX_REJECTION_ROUNDS = 8
 _FALLBACK_CELLS = 1 << 22  # rows x n_items weights materialised at once by the exact fallback
@@ -126,6 +127,16 @@ class NegativeSampler(SeededRandom, ABC):
         users = self._check_users(users)
         items = self.sample(users)
         return items, self._log_prob(items, None if self.shared else users)
+
+    def draw(self, users: torch.Tensor, pos_items: torch.Tensor, *, with_log_prob: bool = False) -> Drawn:
+        """:class:`~marginrank.sampling.source.Drawn` negatives for ``users``: :meth:`sample` (or
+        :meth:`sample_with_log_prob`), and for pools shared by several rows the mask of the known
+        positives they hold (a per-example draw already excludes them)."""
+        items, log_prob = self.sample_with_log_prob(users) if with_log_prob else (self.sample(users), None)
+        valid = None
+        if self.shared and self.membership is not None:
+            valid = ~self.collision_mask(users, items)
+        return Drawn(items, valid, log_prob)
 
     def collision_mask(self, users: object, items: torch.Tensor) -> torch.Tensor:
         """Bool ``[B, N]``: True where the negative is a known positive of that row's user.

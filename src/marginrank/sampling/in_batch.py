@@ -7,6 +7,7 @@ import torch
 from marginrank.errors import MarginRankError
 from marginrank.sampling.checks import index_tensor
 from marginrank.sampling.membership import Membership
+from marginrank.sampling.source import Drawn
 
 
 class InBatchNegatives:
@@ -26,6 +27,12 @@ class InBatchNegatives:
 
     def __init__(self, exclude: object | None = None) -> None:
         self.membership = Membership(exclude) if exclude is not None else None
+
+    def draw(self, users: torch.Tensor, pos_items: torch.Tensor, *, with_log_prob: bool = False) -> Drawn:
+        """The batch's positives as one shared pool ``[B]`` with :meth:`mask` as the valid negatives."""
+        if with_log_prob:
+            raise MarginRankError("in-batch negatives have no proposal probabilities: the log-Q correction does not apply")
+        return Drawn(torch.as_tensor(pos_items), self.mask(users, pos_items))
 
     def mask(self, users: object, pos_items: object) -> torch.Tensor:
         """Bool ``neg_mask [B, B]`` for ``users [B]`` and their positive items ``pos_items [B]``."""

@@ -1,21 +1,29 @@
-"""Training: batches of pairs, the epoch loop, optimizers, evaluation and checkpoints."""
+"""Training: the loop, its tasks and callbacks, batches of pairs, optimizers, evaluation and checkpoints."""
 
 from marginrank.training.averaging import WeightAverage
 from marginrank.training.batches import PairBatches
+from marginrank.training.callbacks import Callback, CollapseCheck, CollapseStop, CollapseWarning, TopKRefresh
 from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
 from marginrank.training.schedules import cosine_decay
+from marginrank.training.tasks import InteractionTask, Scores, Task
 from marginrank.training.top_k_quantile import TopKQuantile
-from marginrank.training.trainer import CollapseStop, CollapseWarning, Trainer, TrainResult
+from marginrank.training.trainer import Trainer, TrainResult
 
 __all__ = [
     "OPTIMIZERS",
+    "Callback",
+    "CollapseCheck",
     "CollapseStop",
     "CollapseWarning",
     "Evaluator",
+    "InteractionTask",
     "PairBatches",
+    "Scores",
+    "Task",
     "TopKQuantile",
+    "TopKRefresh",
     "TrainResult",
     "Trainer",
     "WeightAverage",

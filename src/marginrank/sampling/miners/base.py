@@ -49,6 +49,12 @@ class Miner(ABC):
 
     num_negatives: int | None
 
+    def set_epoch(self, epoch: int) -> None:
+        """The 0-based epoch about to run (for miners that change with training; here nothing)."""
+
+    def manual_seed(self, seed: int) -> None:
+        """Reseed the miner's random draws (for miners that draw; here nothing)."""
+
     def __call__(
         self,
         scores: torch.Tensor,

@@ -30,6 +30,9 @@ class MixedMiner(Miner):
         easy_idx, easy_valid = self._uniform.mine(scores, pos_scores, remaining)
         return torch.cat([hard_idx, easy_idx], dim=1), torch.cat([hard_valid, easy_valid], dim=1)
 
+    def manual_seed(self, seed: int) -> None:
+        self._uniform.manual_seed(seed)
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Generator state of the uniform part."""
         return self._uniform.state_dict()

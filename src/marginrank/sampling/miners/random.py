@@ -19,6 +19,9 @@ class RandomMiner(SeededRandom, Miner):
         super().__init__(seed)
         self.num_negatives = positive_int("num_negatives", num_negatives)
 
+    def manual_seed(self, seed: int) -> None:
+        self.generator.manual_seed(seed)
+
     def mine(
         self, scores: torch.Tensor, pos_scores: torch.Tensor | None, candidate_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:

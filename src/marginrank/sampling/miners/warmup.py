@@ -42,6 +42,9 @@ class WarmupMiner(Miner):
         active = self._uniform if self.warming_up else self.miner
         return active.mine(scores, pos_scores, candidate_mask)
 
+    def manual_seed(self, seed: int) -> None:
+        self._uniform.manual_seed(seed)
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Generator state of the uniform phase."""
         return self._uniform.state_dict()

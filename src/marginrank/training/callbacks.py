@@ -1,0 +1,108 @@
+"""Per-epoch extras of a run as small hooks the loop calls: top-K threshold refreshes, collapse checks.
+
+A callback's ``on_epoch_start`` runs before the epoch's batches, with the training model;
+``on_epoch_end`` after its evaluation, with the weights evaluations see (the average, where one is
+kept) in eval mode. Either may add entries to the epoch's record. ``state_dict`` is kept in
+checkpoints under the callback's ``name``; a resumed run hands it back to ``load_state_dict``
+(``None`` when the checkpoint has none).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any, Protocol, runtime_checkable
+
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from marginrank.errors import MarginRankError
+from marginrank.guards.monitor import CollapseMonitor
+from marginrank.training.seeds import THRESHOLDS, EpochSeeds
+from marginrank.training.top_k_quantile import TopKQuantile
+
+
+class CollapseWarning(UserWarning):
+    """A run shows the signs of collapse (see :mod:`marginrank.guards`)."""
+
+
+class CollapseStop(MarginRankError):
+    """Training stopped because it collapsed (``on_collapse="stop"``); ``record`` holds the check's entries."""
+
+    def __init__(self, message: str, *, record: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.record = dict(record or {})
+
+
+@runtime_checkable
+class Callback(Protocol):
+    name: str
+
+    def on_epoch_start(self, model: nn.Module, epoch: int, seeds: EpochSeeds) -> dict[str, Any]: ...
+
+    def on_epoch_end(self, model: nn.Module, epoch: int) -> dict[str, Any]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None: ...
+
+
+class TopKRefresh:
+    """Re-estimate a :class:`TopKQuantile`'s thresholds from the model before every ``every``-th epoch."""
+
+    name = "top_k_quantile"
+
+    def __init__(self, quantile: TopKQuantile, positives: sp.spmatrix) -> None:
+        self.quantile, self.positives = quantile, positives
+        self.generator = torch.Generator()
+
+    def on_epoch_start(self, model: nn.Module, epoch: int, seeds: EpochSeeds) -> dict[str, Any]:
+        if not self.quantile.due(epoch):
+            return {}
+        self.generator.manual_seed(seeds.shared(THRESHOLDS))
+        start = time.perf_counter()
+        self.quantile.refresh(model, self.positives, self.generator)
+        return {"threshold_seconds": time.perf_counter() - start}
+
+    def on_epoch_end(self, model: nn.Module, epoch: int) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.quantile.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        if state is None:
+            raise MarginRankError("the checkpoint holds no top-K thresholds: it was trained without top-K weighting")
+        self.quantile.load_state_dict(state)
+
+
+class CollapseCheck:
+    """:meth:`CollapseMonitor.check_model` after every epoch; ``on_collapse`` ``"warn"`` (a
+    :class:`CollapseWarning`) or ``"stop"`` (:class:`CollapseStop`, after the epoch is recorded)."""
+
+    name = "collapse"
+
+    def __init__(self, monitor: CollapseMonitor, positives: sp.spmatrix, on_collapse: str = "warn") -> None:
+        if on_collapse not in ("warn", "stop"):
+            raise MarginRankError(f"on_collapse must be 'warn' or 'stop', got {on_collapse!r}")
+        self.monitor, self.positives, self.on_collapse = monitor, positives, on_collapse
+
+    def on_epoch_start(self, model: nn.Module, epoch: int, seeds: EpochSeeds) -> dict[str, Any]:
+        return {}
+
+    def on_epoch_end(self, model: nn.Module, epoch: int) -> dict[str, Any]:
+        report = self.monitor.check_model(model, self.positives, epoch)
+        record = {"collapse": {"collapsed": report.collapsed, **report.stats}}
+        if report.collapsed:
+            if self.on_collapse == "stop":
+                raise CollapseStop(report.message, record=record)
+            warnings.warn(report.message, CollapseWarning, stacklevel=2)
+        return record
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.monitor.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        if state is not None:
+            self.monitor.load_state_dict(state)
