@@ -205,6 +205,8 @@ def test_paper_protocol_is_marked_optimistic(tmp_path):
         (["--seed", "7"], "--resume keeps seed = 0"),
         (["--protocol", "paper"], "--resume keeps protocol = 'validation'"),
         (["--lr", "0.5"], "--resume keeps lr = "),
+        (["--model", "lightgcn"], "--resume keeps model = 'mf'"),
+        (["--model-param", "dropout_before_norm=true"], "--resume keeps model_params = {}"),
     ],
 )
 def test_resume_refuses_what_the_checkpoint_fixes_and_keeps_the_config(tmp_path, capsys, change, message):
@@ -271,3 +273,45 @@ def test_a_run_that_fails_before_training_leaves_no_folder(tmp_path, capsys):
     assert main(["train", *QUICK, "--ks", "5000", "--monitor", "recall@5000", "--out", str(run)]) == 2
     assert "go beyond the 1000 items" in capsys.readouterr().err
     assert not run.exists()
+
+
+@pytest.fixture(scope="module")
+def split_folder(tmp_path_factory):
+    """A LightGCN-format split (train.txt, test.txt) of planted data."""
+    from marginrank.data import write_lightgcn
+
+    folder = tmp_path_factory.mktemp("split")
+    data = datasets.load("synthetic", n_users=400, n_items=200)
+    write_lightgcn(data.train, folder / "train.txt")
+    write_lightgcn(data.test, folder / "test.txt")
+    return folder
+
+
+def test_lightgcn_trains_evaluates_resumes_exactly_and_recommends(tmp_path, capsys, split_folder):
+    lightgcn = ["--model", "lightgcn", "--model-param", "layers=2", "--data", str(split_folder), "--loss", "bsl",
+                "--shared-negatives", "--lr", "0.01", "--patience", "10"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert main(["train", *QUICK, *lightgcn, "--epochs", "4", "--out", str(straight)]) == 0
+    assert main(["train", *QUICK, *lightgcn, "--epochs", "2", "--out", str(resumed)]) == 0
+    assert main(["train", "--resume", "--quiet", "--epochs", "4", "--out", str(resumed)]) == 0
+    a, b = metrics_of(straight), metrics_of(resumed)
+    assert a["epochs_run"] == b["epochs_run"] == 4 and a["recall@20"] == b["recall@20"]
+    assert a["recall@20"] > 1.5 * a["popularity"]["recall@20"]
+    config = (straight / "config.toml").read_text()
+    assert 'model = "lightgcn"' in config and "[model_params]\nlayers = 2" in config
+    capsys.readouterr()
+    assert main(["evaluate", str(straight), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["recall@20"] == pytest.approx(a["recall@20"])
+    assert main(["recommend", str(straight), "--user", "3", "-k", "5", "--json"]) == 0
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["user"] == 3 and len(line["items"]) == 5
+
+
+def test_a_miner_and_its_parameters_from_the_command_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--miner", "semi-hard", "--miner-param", "margin=0.3", "--out", str(run)]) == 0
+    assert 'miner = "semi-hard"' in (run / "config.toml").read_text() and "[miner_params]\nmargin = 0.3" in (run / "config.toml").read_text()
+    capsys.readouterr()
+    assert main(["train", *QUICK, "--miner", "hard", "--miner-param", "margin=1", "--out", str(tmp_path / "bad")]) == 2
+    assert "miner 'hard' has no parameter margin; it accepts: k" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
