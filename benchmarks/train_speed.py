@@ -12,6 +12,14 @@ In one run, on the same data and threads:
    each evaluated every epoch on the test split (the papers' protocol) until the wall-clock budget
    ends: when does Recall@20 first reach MF-CCL's published 0.0698?
 
+With ``--model lightgcn`` it times LightGCN instead (``lightgcn_rows``), writing
+benchmarks/results/train_speed_lightgcn.json: a straightforward PyTorch LightGCN loop (the
+normalized graph as a torch sparse tensor, ``torch.sparse.mm`` through autograd for every layer of
+every batch, dense Adam) against marginrank's LightGCN at the same settings (BPR, batch 2048,
+3 layers: LightGCN's published ones) and at the reproduction rows' settings. Each setup runs in
+its own process, so its peak memory is its own; the plain loop is timed over its first
+``--lightgcn-steps`` steps and its epoch extrapolated from them.
+
 Prints a table and writes benchmarks/results/train_speed.json. Timings on a shared machine are
 noisy (the same epoch varies by 10-15% between runs): the epoch timings of 1. and 2. run in
 ``--repeats`` interleaved rounds and each row reports its median; read the ratios to the baseline
@@ -23,12 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import resource
 import statistics
 import time
 from pathlib import Path
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
@@ -115,6 +126,109 @@ def time_to_target(dataset, name: str, budget: float) -> dict:
             "best_recall@20": max(c["recall@20"] for c in curve), "curve": curve}
 
 
+LIGHTGCN_ROWS = {  # reproduction rows whose epoch is timed: name -> (row, overrides of its config file)
+    "lightgcn-bpr": ("yelp2018-lightgcn-bpr", {}),
+    "lightgcn-bsl-800": ("yelp2018-lightgcn-bsl-800", {}),
+}
+
+
+def normalized_graph(train) -> torch.Tensor:
+    """``D^-1/2 A D^-1/2`` of the user-item graph as a torch sparse COO tensor (what LightGCN ports build)."""
+    pairs = sp.csr_matrix(train.matrix, dtype=np.float32)
+    adjacency = sp.bmat([[None, pairs], [pairs.T, None]], format="coo", dtype=np.float32)
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    scale = np.where(degree > 0, degree, 1.0) ** -0.5
+    values = scale[adjacency.row] * adjacency.data * scale[adjacency.col]
+    indices = torch.from_numpy(np.vstack([adjacency.row, adjacency.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(indices, torch.from_numpy(values.astype(np.float32)), adjacency.shape).coalesce()
+
+
+def naive_lightgcn_steps(train, steps: int, batch: int = 2048, layers: int = 3) -> dict:
+    """The straightforward LightGCN loop: one embedding table, ``torch.sparse.mm`` per layer per batch
+    through autograd, BPR with one uniform negative, L2 1e-4 on the batch's layer-0 rows, dense Adam."""
+    torch.manual_seed(0)
+    graph = normalized_graph(train)
+    table = torch.nn.Embedding(train.n_users + train.n_items, 64)
+    torch.nn.init.normal_(table.weight, std=0.1)
+    optimizer = torch.optim.Adam(table.parameters(), lr=1e-3, foreach=False)
+    pair_users, pair_items = torch.from_numpy(train.users), torch.from_numpy(train.items)
+    order = torch.randperm(len(pair_users)).split(batch)
+    start = time.perf_counter()
+    for index in order[:steps]:
+        layer, total = table.weight, table.weight
+        for _ in range(layers):
+            layer = torch.sparse.mm(graph, layer)
+            total = total + layer
+        final = total / (layers + 1)
+        users, positives = pair_users[index], pair_items[index] + train.n_users
+        negatives = torch.randint(train.n_items, (len(index),)) + train.n_users
+        u, p, n = final[users], final[positives], final[negatives]
+        bpr = F.softplus((u * n).sum(1) - (u * p).sum(1)).mean()
+        l2 = 0.5 * 1e-4 * table.weight[torch.cat([users, positives, negatives])].pow(2).sum() / len(index)
+        optimizer.zero_grad()
+        (bpr + l2).backward()
+        optimizer.step()
+    seconds = time.perf_counter() - start
+    return {"epoch_s": seconds / min(steps, len(order)) * len(order), "measured_steps": min(steps, len(order)),
+            "steps_per_epoch": len(order)}
+
+
+def marginrank_lightgcn_epoch(dataset, row: str, overrides: dict) -> dict:
+    """One epoch of marginrank's LightGCN with the settings of reproduction row ``row`` (plus ``overrides``)."""
+    _, table = reproduce.recommender_settings(row)
+    table.update(overrides, epochs=1, protocol="none", progress=False, collapse_check=False)
+    rec = Recommender(**table).fit(dataset)
+    return {"epoch_s": rec.result_.history[0]["seconds"], "settings": {key: table[key] for key in
+            ("loss", "negatives", "batch_size", "group_size", "lr", "model_params")}}
+
+
+def _in_child(queue, measure, arguments) -> None:
+    torch.set_num_threads(int(os.environ.get("MARGINRANK_THREADS", "2")))
+    result = measure(*arguments)
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put(result)
+
+
+def in_own_process(measure, *arguments) -> dict:
+    """``measure(*arguments)`` in a fresh process, with that process's peak resident memory."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_in_child, args=(queue, measure, arguments))
+    child.start()
+    result = queue.get()
+    child.join()
+    return result
+
+
+def lightgcn_rows(args) -> int:
+    train, test = read_lightgcn_split(DATA)
+    dataset = Dataset("yelp2018", train, test)
+    setups = {
+        "baseline: plain PyTorch LightGCN, torch.sparse.mm per layer and batch, BPR, batch 2048, 3 layers, dense Adam":
+            (naive_lightgcn_steps, (train, args.lightgcn_steps)),
+        "marginrank: LightGCN, BPR, batch 2048, 3 layers (same settings)":
+            (marginrank_lightgcn_epoch, (dataset, "yelp2018-lightgcn-bpr", {"batch_size": 2048, "model_params": {"layers": 3}})),
+    }
+    for name, (row, overrides) in LIGHTGCN_ROWS.items():
+        setups[f"marginrank: the reproduction row {row}"] = (marginrank_lightgcn_epoch, (dataset, row, overrides))
+    results = {name: [in_own_process(measure, *arguments) for _ in range(args.repeats)] for name, (measure, arguments) in setups.items()}
+    rows = []
+    for name, runs in results.items():
+        rows.append({"setup": name, "epoch_s": statistics.median(r["epoch_s"] for r in runs),
+                     "peak_rss_mib": max(r["peak_rss_mib"] for r in runs), "runs": runs})
+    baseline = rows[0]["epoch_s"]
+    for row in rows:
+        row["speedup"] = baseline / row["epoch_s"]
+    print(f"Yelp2018 LightGCN training epoch ({len(train):,} pairs, dim 64), {os.environ.get('MARGINRANK_THREADS', '2')} threads; "
+          f"the baseline's epoch extrapolated from {args.lightgcn_steps} steps")
+    print("| setup | epoch s | speed-up vs baseline | peak RSS MiB |\n|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['setup']} | {row['epoch_s']:.1f} | {row['speedup']:.2f}x | {row['peak_rss_mib']:.0f} |")
+    out = args.out.with_name("train_speed_lightgcn.json") if args.out.name == "train_speed.json" else args.out
+    atomic_write_text(out, json.dumps({"threads": os.environ.get("MARGINRANK_THREADS", "2"), "pairs": len(train), "rows": rows}, indent=1))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-to-target", type=float, default=0.0, help="wall-clock budget in seconds (0: skip)")
@@ -124,10 +238,14 @@ def main() -> int:
                         help="time-to-target runs (default: all)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the epoch timings; each row reports the median")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "train_speed.json")
+    parser.add_argument("--model", choices=("mf", "lightgcn"), default="mf", help="which model's epochs to time")
+    parser.add_argument("--lightgcn-steps", type=int, default=30, help="steps of the plain LightGCN loop to time")
     args = parser.parse_args()
     if not (DATA / "train.txt").exists():
         print(f"skipped: {DATA} has no train.txt (set MARGINRANK_SHARED_DATA)")
         return 0
+    if args.model == "lightgcn":
+        return lightgcn_rows(args)
     train, test = read_lightgcn_split(DATA)
     dataset = Dataset("yelp2018", train, test)
     setups = {"baseline: plain PyTorch loop, 800 shared, batch 1024, dense Adam": lambda: naive_epoch(train)}
