@@ -10,8 +10,9 @@ Part 1, the report of /work/shared/context/000: an MLP scorer s(x) trained by pl
   the loss sees differ by far less than the margin (or other monitor criteria). Held-out pairwise
   accuracy (does s order two fresh items as t does? chance = 0.5) is reported beside it.
 
-Part 2: cosine MF with CCL and MMCL on ``marginrank.datasets.load("synthetic")``, a tiny training
-loop with a shared pool of negatives, the monitor checking every epoch.
+Part 2: cosine MF with CCL and MMCL on ``marginrank.datasets.load("synthetic")``, trained by the
+library's loop (``Trainer`` with an ``InteractionTask`` and a shared pool of negatives), the
+collapse check running as its callback every epoch.
 
 Run: ``PYTHONPATH=src python benchmarks/collapse.py`` (about 2 minutes on 2 cores; timings are noisy
 on a shared machine). Writes benchmarks/results/collapse.{json,md}.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,8 @@ from marginrank.guards import CollapseMonitor, standardize_scores
 from marginrank.losses import CCL, MMCL, MaxMarginHinge, RankingLoss
 from marginrank.metrics import evaluate_embeddings, evaluate_popularity
 from marginrank.models import MF, MLPScorer
+from marginrank.sampling import UniformSampler
+from marginrank.training import CollapseCheck, CollapseWarning, InteractionTask, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FEATURES, NEGATIVES, TEMPERATURE, MARGIN = 16, 10, 0.5, 1.0
@@ -121,33 +125,32 @@ def run_mlp(job: tuple[Setup, int]) -> dict:
 
 
 def run_mf(name: str, loss_fn: RankingLoss, epochs: int = 8, seed: int = 0) -> dict:
-    """Cosine MF (dim 64, N(0, 1e-4) init), Adam 1e-3, batch 256, 256 uniform negatives shared by the batch."""
+    """Cosine MF (dim 64, N(0, 1e-4) init), Adam 1e-3, batch 256, 256 uniform negatives shared by the
+    batch, trained by the library's loop with the collapse check as its callback."""
     torch.set_num_threads(1)
     data = load("synthetic")
     train, test = data.train.matrix, data.test.matrix
     torch.manual_seed(seed)
     model = MF(data.n_users, data.n_items, 64, similarity="cosine")
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     monitor = CollapseMonitor(n_users=256, seed=seed)
-    users, items = torch.from_numpy(data.train.users), torch.from_numpy(data.train.items)
-    reports = [monitor.check_model(model, train, 0)]
+    before = monitor.check_model(model, train, 0)
+    task = InteractionTask(data.train, UniformSampler(data.n_items, 256, shared=True, seed=seed), batch_size=256)
+    trainer = Trainer(model, task, loss_fn, torch.optim.Adam(model.parameters(), lr=1e-3),
+                      callbacks=[CollapseCheck(monitor, train)], seed=seed, progress=False)
     start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        for batch in torch.randperm(len(users)).split(256):
-            loss = loss_fn(*model(users[batch], items[batch], torch.randint(data.n_items, (256,))))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        reports.append(monitor.check_model(model, train, epoch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CollapseWarning)  # the runs' verdicts are read from the history
+        history = trainer.fit(epochs=epochs).history
     seconds = time.perf_counter() - start
     recall = evaluate_embeddings(model.user_factors(), model.item_factors(), train, test, ks=(20,))["recall@20"]
-    last = reports[-1].stats
+    last = history[-1]["collapse"]
     return {
         "run": name, "epochs": epochs, "train_seconds": seconds, "recall@20": recall,
         "popularity_recall@20": evaluate_popularity(train, test, ks=(20,))["recall@20"],
-        "monitor_fired_epochs": [r.epoch for r in reports if r.collapsed],
+        "monitor_fired_epochs": [0] * before.collapsed + [r["epoch"] for r in history if r["collapse"]["collapsed"]],
         "final_relative_spread": last["relative_spread"], "final_standardized_gap": last["standardized_gap"],
-        "final_effective_rank": last["effective_rank"], "final_message": reports[-1].message,
+        "final_effective_rank": last["effective_rank"],
+        "final_message": monitor.check_model(model, train, epochs).message,
     }
 
 
