@@ -359,7 +359,7 @@ class Recommender:
             quantile = TopKQuantile(fit_on.n_users, p.top_k_weight, TOP_K_SAMPLES, p.top_k_refresh_every)
             callbacks.append(TopKRefresh(quantile, fit_on.matrix))
         if p.collapse_check:
-            monitor = CollapseMonitor(seed=p.seed, margin=getattr(loss, "margin", None))
+            monitor = CollapseMonitor(seed=p.seed, margin=loss.margin)
             callbacks.append(CollapseCheck(monitor, fit_on.matrix, p.on_collapse))
         task = InteractionTask(
             fit_on,

@@ -113,3 +113,12 @@ def test_gpu_matches_cpu(name: str) -> None:
     gpu_value, gpu_g_pos, gpu_g_neg = grads(loss.cuda(), pos.cuda(), neg.cuda(), mask.cuda())
     for cpu, gpu in ((cpu_value, gpu_value), (cpu_g_pos, gpu_g_pos), (cpu_g_neg, gpu_g_neg)):
         torch.testing.assert_close(gpu.cpu(), cpu)
+
+
+@pytest.mark.parametrize("name", available())
+def test_declared_keywords_are_those_forward_takes(name: str) -> None:
+    import inspect
+
+    loss = get(name)
+    taken = set(inspect.signature(loss.forward).parameters) - {"pos_scores", "neg_scores", "neg_mask"}
+    assert loss.keywords == taken and all(loss.takes(keyword) for keyword in taken) and not loss.takes("other")

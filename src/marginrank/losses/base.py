@@ -7,7 +7,6 @@ or a negated distance); producing them is the scorer's job, never the loss's.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 from typing import Literal
@@ -52,6 +51,13 @@ class RankingLoss(nn.Module):
         tensor([0.5000, 0.0000])
     """
 
+    keywords: frozenset[str] = frozenset()
+    """The keywords ``forward`` takes beyond the scores and the mask: ``"neg_log_prob"`` (a softmax
+    loss that takes the log-Q correction), ``"pos_groups"`` (one that groups positives by user),
+    ``"pos_threshold"`` (a top-K weighted loss)."""
+    margin: float | None = None
+    """The one margin a hinge-type loss holds the scores apart by (the collapse monitor's yardstick), else None."""
+
     def __init__(self, reduction: Reduction = "mean") -> None:
         super().__init__()
         self.reduction = check_reduction(reduction)
@@ -72,9 +78,8 @@ class RankingLoss(nn.Module):
         return reduce(self.per_example(pos_scores, neg_scores, neg_mask, **extra), self.reduction)
 
     def takes(self, keyword: str) -> bool:
-        """Whether ``forward`` accepts ``keyword`` (``"neg_log_prob"``: a softmax loss that takes the
-        log-Q correction; ``"pos_groups"``: a loss that groups positives by user)."""
-        return keyword in inspect.signature(self.forward).parameters
+        """Whether ``forward`` accepts ``keyword`` (one of :attr:`keywords`)."""
+        return keyword in self.keywords
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"

@@ -70,6 +70,8 @@ class BSL(RankingLoss):
             raise MarginRankError(f"sum_negatives must be true or false, got {sum_negatives!r}")
         self.sum_negatives = sum_negatives
 
+    keywords = frozenset({"pos_groups", "neg_log_prob"})
+
     def forward(
         self,
         pos_scores: Tensor,

@@ -44,6 +44,8 @@ class SampledSoftmax(RankingLoss):
         super().__init__(reduction)
         self.temperature = require_positive("temperature", temperature)
 
+    keywords = frozenset({"neg_log_prob"})
+
     def forward(
         self,
         pos_scores: Tensor,

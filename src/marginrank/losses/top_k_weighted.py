@@ -67,8 +67,15 @@ class TopKWeighted(RankingLoss):
         weight = torch.sigmoid((pos - threshold) / self.weight_temperature)
         return weight * self.base.per_example(pos, neg, mask, **base_keywords)
 
-    def takes(self, keyword: str) -> bool:
-        return keyword == THRESHOLD_KEYWORD or self.base.takes(keyword)
+    @property
+    def keywords(self) -> frozenset[str]:  # type: ignore[override]
+        """The threshold and whatever the base loss takes."""
+        return self.base.keywords | {THRESHOLD_KEYWORD}
+
+    @property
+    def margin(self) -> float | None:  # type: ignore[override]
+        """The base loss's margin: the weight scales the loss, it does not move the margin."""
+        return self.base.margin
 
     def extra_repr(self) -> str:
         return f"weight_temperature={self.weight_temperature}, {super().extra_repr()}"

@@ -19,7 +19,7 @@ class WarmupMiner(Miner):
     """
 
     def __init__(self, miner: Miner, warmup_epochs: int, seed: int | None = None) -> None:
-        if getattr(miner, "num_negatives", None) is None:
+        if miner.num_negatives is None:
             raise MarginRankError("WarmupMiner needs a miner with a fixed num_negatives (e.g. SemiHardMiner(m, n))")
         self.miner = miner
         self.warmup_epochs = non_negative_int("warmup_epochs", warmup_epochs)
