@@ -1,10 +1,12 @@
 """`marginrank` command: one sub-command per module in this folder.
 
 Each sub-command module exposes ``register(subparsers)``, which adds its parser and sets
-``func(args) -> int`` as the default. Bad input (a :class:`MarginRankError`) and a path the system
-cannot read or write (an ``OSError``) are printed as one line on stderr with exit status 2, never
-as a traceback. Under torchrun, a rank that fails says so
-(``marginrank: rank R of W failed: ...``) and exits non-zero, and torchrun stops the other ranks.
+``func(args) -> int`` as the default. Before a sub-command runs, glibc's allocator is tuned for
+tensor-heavy work (:func:`marginrank.allocator.tune_allocator`; ``MARGINRANK_KEEP_MALLOC=1`` opts
+out). Bad input (a :class:`MarginRankError`) and a path the system cannot read or write (an
+``OSError``) are printed as one line on stderr with exit status 2, never as a traceback. Under
+torchrun, a rank that fails says so (``marginrank: rank R of W failed: ...``) and exits non-zero,
+and torchrun stops the other ranks.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from marginrank import __version__
-from marginrank.errors import MarginRankError
+from marginrank.allocator import tune_allocator
+from marginrank.errors import MarginRankError, SettingError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,9 +48,13 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 
 def _bad_input(error: MarginRankError, label: str | None) -> int:
-    """One line on stderr (naming the rank under torchrun), exit status 2."""
+    """One line on stderr (naming the rank under torchrun), exit status 2. The library names a bad
+    setting; here it is also named as the option that sets it."""
+    from marginrank.cli.settings import option_of
     from marginrank.training.distributed import failure_message
 
+    if isinstance(error, SettingError):
+        error = MarginRankError(f"{error} (option {option_of(error.setting)})")
     print(failure_message(error, label) if label else f"marginrank: error: {error}", file=sys.stderr)
     return 2
 
@@ -69,6 +76,7 @@ def _run(argv: Sequence[str] | None) -> int:
     from marginrank.training.distributed import failure_message, lost_peer, rank_label
 
     label = rank_label()
+    tune_allocator()
     try:
         return int(args.func(args) or 0)
     except MarginRankError as error:
