@@ -35,7 +35,7 @@ def test_shares_cover_every_user_once():
     assert sorted(int(u) for share in shares for u in share) == list(range(10))
 
 
-@pytest.mark.parametrize(("device", "message"), [("cuda:1", "give --device cuda, not 'cuda:1'"), ("cuda", "has no GPU")])
+@pytest.mark.parametrize(("device", "message"), [("cuda:1", 'set device = "cuda", not \'cuda:1\''), ("cuda", "has no GPU")])
 def test_gpu_placement_is_checked_before_joining(monkeypatch, device, message):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("LOCAL_RANK", "7")  # more processes than GPUs on any test machine

@@ -29,7 +29,8 @@ def test_fires_when_vectors_shrink_and_positives_are_not_ranked():
     reports = [monitor.check(users * scale, items * scale, positives, epoch) for epoch, scale in enumerate([1, 0.5, 0.35, 0.05])]
     assert [r.collapsed for r in reports] == [False, False, False, True]  # 0.35^2: fell 8x; 0.05^2: fell 400x
     message = reports[-1].message
-    assert "fell 400x" in message and "no higher than other items" in message and "--similarity cosine" in message
+    assert "fell 400x" in message and "no higher than other items" in message and 'similarity = "cosine"' in message
+    assert "--" not in message
 
 
 def test_shrinking_with_ranked_positives_is_not_collapse_until_severe():

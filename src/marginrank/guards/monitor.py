@@ -15,8 +15,8 @@ from marginrank.errors import MarginRankError
 from marginrank.guards.stats import collapse_stats, score_stats
 
 ADVICE = (
-    "The model is collapsing: try --similarity cosine, --loss mmcl or ccl, a norm constraint "
-    "(--max-norm 1), or a lower learning rate."
+    'The model is collapsing: try similarity = "cosine", loss = "mmcl" or "ccl", a norm constraint '
+    "(max_norm = 1), or a lower learning rate (lr)."
 )
 
 

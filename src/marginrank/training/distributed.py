@@ -223,12 +223,12 @@ def from_environment(device: str = "cpu", timeout_s: float | None = None) -> Pro
     on_gpu = str(device).startswith("cuda")
     if on_gpu:
         if str(device) != "cuda":
-            raise MarginRankError(f"under torchrun give --device cuda, not {device!r}: process LOCAL_RANK uses cuda:LOCAL_RANK")
+            raise MarginRankError(f'under torchrun set device = "cuda", not {device!r}: process LOCAL_RANK uses cuda:LOCAL_RANK')
         available = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if local_rank >= available:
             raise MarginRankError(
                 f"process with LOCAL_RANK {local_rank} has no GPU: this machine has {available}; "
-                f"start at most {available} processes per node (--nproc_per_node)"
+                f"start at most {available} processes per node (torchrun's --nproc_per_node)"
             )
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
