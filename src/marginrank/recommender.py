@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import Field, asdict, dataclass, field, fields
 from numbers import Integral, Real
 from pathlib import Path
@@ -28,6 +29,15 @@ import torch
 
 from marginrank import losses
 from marginrank.atomic import atomic_write_text
+from marginrank.checks import (
+    require,
+    require_choice,
+    require_fraction,
+    require_integer,
+    require_non_negative,
+    require_optional,
+    require_positive,
+)
 from marginrank.data import Dataset, Interactions, holdout_split
 from marginrank.data.interactions import id_index, lookup_ids
 from marginrank.errors import MarginRankError, SettingError
@@ -35,6 +45,7 @@ from marginrank.guards import CollapseMonitor, NormConstraint
 from marginrank.metrics import evaluate_popularity
 from marginrank.metrics.full_ranking import cut_offs
 from marginrank.metrics.ranking import METRICS
+from marginrank.models import SIMILARITIES
 from marginrank.models import registry as models
 from marginrank.models.base import EmbeddingModel
 from marginrank.sampling import InBatchNegatives, PopularitySampler, UniformSampler
@@ -120,77 +131,90 @@ class RecommenderParams:
     def __post_init__(self) -> None:
         for setting in fields(self):
             setattr(self, setting.name, _typed(setting, getattr(self, setting.name)))
-        monitor_problem = _monitor_problem(self.monitor, self.ks)
-        checks = [
-            ("protocol", self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"),
-            ("sampler", self.sampler in SAMPLERS, f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"),
-            ("model", self.model in models.MODELS, f"model must be one of {', '.join(models.available())}, got {self.model!r}"),
-            ("miner", self.miner is None or self.miner in miners.MINERS,
-             f"miner must be one of {', '.join(miners.available())} or unset, got {self.miner!r}"),
-            ("similarity", self.similarity in ("cosine", "dot"), f"similarity must be 'cosine' or 'dot', got {self.similarity!r}"),
-            ("negatives", self.negatives >= 1, f"negatives must be at least 1, got {self.negatives}"),
-            ("top_k_weight", 0 <= self.top_k_weight <= TOP_K_SAMPLES,
-             f"top_k_weight must be 0 (off) or a cut-off K up to {TOP_K_SAMPLES}, got {self.top_k_weight}"),
-            ("top_k_weight_temperature", self.top_k_weight_temperature > 0,
-             f"top_k_weight_temperature must be > 0, got {self.top_k_weight_temperature}"),
-            ("top_k_refresh_every", self.top_k_refresh_every >= 1,
-             f"top_k_refresh_every must be at least 1 epoch, got {self.top_k_refresh_every}"),
-            ("dim", self.dim >= 1, f"dim must be at least 1, got {self.dim}"),
-            ("epochs", self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            ("dropout", 0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
-            ("valid_ratio", 0.0 < self.valid_ratio < 1.0, f"valid_ratio must be in (0, 1), got {self.valid_ratio}"),
-            ("l2", self.l2 >= 0, f"l2 must be >= 0, got {self.l2}"),
-            ("ks", len(self.ks) > 0 and all(k >= 1 for k in self.ks), f"ks must be one or more positive cut-offs, got {self.ks}"),
-            ("device", _is_device(self.device), f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"),
-            ("lr", self.lr > 0, f"learning rate must be positive, got {self.lr}"),
-            ("batch_size", self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
-            ("positive_sampling", self.positive_sampling in POSITIVE_SAMPLING,
-             f"positive_sampling must be one of {', '.join(POSITIVE_SAMPLING)}, got {self.positive_sampling!r}"),
-            ("optimizer", self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
-            ("on_collapse", self.on_collapse in ("warn", "stop"), f"on_collapse must be 'warn' or 'stop', got {self.on_collapse!r}"),
-            ("average_decay", self.average_decay is None or 0.0 < self.average_decay < 1.0,
-             f"average_decay must be in (0, 1) or unset, got {self.average_decay}"),
-            ("eval_every", self.eval_every >= 1, f"eval_every must be at least 1, got {self.eval_every}"),
-            ("patience", self.patience is None or self.patience >= 1,
-             f"patience must be >= 1 (evaluations without improvement before stopping) or unset, got {self.patience}"),
-            ("lr_schedule", self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"),
-            ("lr_patience", self.lr_patience is None or self.lr_patience >= 0, f"lr_patience must be >= 0 or unset, got {self.lr_patience}"),
-            ("lr_patience", self.lr_schedule == "plateau" or self.lr_patience is None,
-             f"lr_patience drives the plateau schedule; unset it for lr_schedule {self.lr_schedule!r}"),
-            ("restore_best_on_lr_cut", self.lr_schedule == "plateau" or not self.restore_best_on_lr_cut,
-             f"restore_best_on_lr_cut acts on the plateau schedule's cuts, not on lr_schedule {self.lr_schedule!r}"),
-            ("lr_factor", 0.0 < self.lr_factor < 1.0, f"lr_factor must be in (0, 1), got {self.lr_factor}"),
-            ("min_lr", self.min_lr >= 0, f"min_lr must be >= 0, got {self.min_lr}"),
-            ("min_lr", self.lr_schedule != "cosine" or self.min_lr <= self.lr,
-             f"min_lr {self.min_lr} is above lr {self.lr}: the cosine schedule anneals from lr down to min_lr"),
-            ("time_limit", self.time_limit is None or self.time_limit > 0, f"time_limit must be > 0 seconds or unset, got {self.time_limit}"),
-            ("clip_norm", self.clip_norm is None or self.clip_norm > 0, f"clip_norm must be > 0 or unset, got {self.clip_norm}"),
-            ("seed", self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
-            ("init_std", self.init_std > 0, f"init_std must be > 0, got {self.init_std}"),
-            ("max_norm", self.max_norm is None or self.max_norm > 0, f"max_norm must be > 0 or unset, got {self.max_norm}"),
-            ("group_size", self.group_size is None or self.group_size >= 1, f"group_size must be at least 1 or unset, got {self.group_size}"),
-            ("group_size", self.group_size is None or self.shared_negatives,
-             "group_size applies to shared negatives only (shared_negatives = true)"),
-            ("monitor", monitor_problem is None, monitor_problem or ""),
-        ]
-        for setting, ok, message in checks:
-            if not ok:
-                raise SettingError(setting, message)
-        try:  # an unknown loss or parameter fails here, before any work
+        for setting, check in SETTING_CHECKS:
+            with _as_setting_error(setting):
+                check(self)
+        unknown_loss = self.loss.strip().lower() not in losses.available()
+        with _as_setting_error("loss" if unknown_loss else "loss_params"):  # an unknown loss or parameter fails here, before any work
             loss = losses.get(self.loss, **self.loss_params)
-        except MarginRankError as error:
-            unknown_loss = str(self.loss).strip().lower() not in losses.available()
-            raise SettingError("loss" if unknown_loss else "loss_params", str(error)) from None
-        if self.log_q_correction and not loss.takes("neg_log_prob"):
-            raise SettingError("log_q_correction", f"the log-Q correction needs a softmax loss; {self.loss!r} takes no log-probabilities")
-        if self.log_q_correction and (self.miner is not None or self.sampler == "in-batch"):
-            raise SettingError("log_q_correction", "the log-Q correction corrects drawn negatives; mined and in-batch ones have no proposal")
-        for setting, check in (("model_params", lambda: models.check_params(self.model, self.model_params)),
-                               ("miner_params", lambda: self.miner and miners.get(self.miner, **self.miner_params))):
-            try:
-                check()
-            except MarginRankError as error:
-                raise SettingError(setting, str(error)) from None
+        with _as_setting_error("log_q_correction"):
+            require(not self.log_q_correction or loss.takes("neg_log_prob"),
+                    f"the log-Q correction needs a softmax loss; {self.loss!r} takes no log-probabilities")
+
+
+def _own(setting: str, check: Callable[..., object], *args: object, **kwargs: object) -> tuple[str, Callable[[RecommenderParams], object]]:
+    """A row of :data:`SETTING_CHECKS` that applies ``check(setting, value, *args, **kwargs)`` to the setting's own value."""
+    return setting, lambda params: check(setting, getattr(params, setting), *args, **kwargs)
+
+
+SETTING_CHECKS: tuple[tuple[str, Callable[[RecommenderParams], object]], ...] = (
+    _own("protocol", require_choice, PROTOCOLS),
+    _own("sampler", require_choice, SAMPLERS),
+    _own("model", require_choice, models.available()),
+    _own("miner", require_optional, require_choice, miners.available()),
+    _own("similarity", require_choice, SIMILARITIES),
+    _own("negatives", require_integer, 1),
+    _own("top_k_weight", require_integer, 0, TOP_K_SAMPLES),
+    _own("top_k_weight_temperature", require_positive),
+    _own("top_k_refresh_every", require_integer, 1),
+    _own("dim", require_integer, 1),
+    _own("epochs", require_integer, 1),
+    _own("dropout", require_fraction, include_zero=True),
+    _own("valid_ratio", require_fraction),
+    _own("l2", require_non_negative),
+    ("ks", lambda params: cut_offs(params.ks)),
+    ("device", lambda params: require(
+        _is_device(params.device), f"device must be 'cpu', 'cuda' or 'cuda:N', got {params.device!r}")),
+    _own("lr", require_positive),
+    _own("batch_size", require_integer, 1),
+    _own("positive_sampling", require_choice, POSITIVE_SAMPLING),
+    _own("optimizer", require_choice, OPTIMIZERS),
+    _own("on_collapse", require_choice, ("warn", "stop")),
+    _own("average_decay", require_optional, require_fraction),
+    _own("eval_every", require_integer, 1),
+    _own("patience", require_optional, require_integer, 1),
+    _own("lr_schedule", require_choice, LR_SCHEDULES),
+    _own("lr_patience", require_optional, require_integer, 0),
+    ("lr_patience", lambda params: require(
+        params.lr_schedule == "plateau" or params.lr_patience is None,
+        f"lr_patience drives the plateau schedule; unset it for lr_schedule {params.lr_schedule!r}")),
+    ("restore_best_on_lr_cut", lambda params: require(
+        params.lr_schedule == "plateau" or not params.restore_best_on_lr_cut,
+        f"restore_best_on_lr_cut acts on the plateau schedule's cuts, not on lr_schedule {params.lr_schedule!r}")),
+    _own("lr_factor", require_fraction),
+    _own("min_lr", require_non_negative),
+    ("min_lr", lambda params: require(
+        params.lr_schedule != "cosine" or params.min_lr <= params.lr,
+        f"min_lr {params.min_lr} is above lr {params.lr}: the cosine schedule anneals from lr down to min_lr")),
+    _own("time_limit", require_optional, require_positive),
+    _own("clip_norm", require_optional, require_positive),
+    _own("seed", require_integer, 0),
+    _own("init_std", require_positive),
+    _own("max_norm", require_optional, require_positive),
+    _own("group_size", require_optional, require_integer, 1),
+    ("group_size", lambda params: require(
+        params.group_size is None or params.shared_negatives,
+        "group_size applies to shared negatives only (shared_negatives = true)")),
+    ("monitor", lambda params: _require_monitor(params.monitor, params.ks)),
+    ("log_q_correction", lambda params: require(
+        not params.log_q_correction or (params.miner is None and params.sampler != "in-batch"),
+        "the log-Q correction corrects drawn negatives; mined and in-batch ones have no proposal")),
+    ("model_params", lambda params: models.check_params(params.model, params.model_params)),
+    ("miner_params", lambda params: params.miner is None or miners.get(params.miner, **params.miner_params)),
+)
+"""Each setting's checks, in the order :class:`RecommenderParams` runs them: a row is the setting to
+blame and a check on the typed settings that raises a :class:`MarginRankError` from
+:mod:`marginrank.checks`, so a bad value reads the same here as in the class that takes it."""
+
+
+@contextmanager
+def _as_setting_error(setting: str) -> Iterator[None]:
+    """Re-raise a :class:`MarginRankError` of the block as a :class:`SettingError` naming ``setting``,
+    so the CLI can point at the line that set it."""
+    try:
+        yield
+    except MarginRankError as error:
+        raise SettingError(setting, str(error)) from None
 
 
 _KINDS = {"int": Integral, "float": Real, "str": str, "bool": bool}
@@ -223,14 +247,12 @@ def _typed(setting: Field, value: Any) -> Any:
     return value
 
 
-def _monitor_problem(monitor: str, ks: tuple[int, ...]) -> str | None:
-    """Why ``monitor`` (``name@k``) cannot pick the best epoch with cut-offs ``ks``, or None."""
-    name, _, k = str(monitor).partition("@")
-    if name not in METRICS or not k.isdigit():
-        return f"monitor must be a metric@k such as 'recall@20' (metrics: {', '.join(METRICS)}), got {monitor!r}"
-    if int(k) not in ks:
-        return f"monitor {monitor!r} needs {k} among the cut-offs ks {list(ks)}; add it, or monitor one of those"
-    return None
+def _require_monitor(monitor: str, ks: tuple[int, ...]) -> None:
+    """A :class:`MarginRankError` unless ``monitor`` (``name@k``) can pick the best epoch with cut-offs ``ks``."""
+    name, _, k = monitor.partition("@")
+    require(name in METRICS and k.isdigit(),
+            f"monitor must be a metric@k such as 'recall@20' (metrics: {', '.join(METRICS)}), got {monitor!r}")
+    require(int(k) in ks, f"monitor {monitor!r} needs {k} among the cut-offs ks {list(ks)}; add it, or monitor one of those")
 
 
 def _is_device(name: object) -> bool:

@@ -64,11 +64,12 @@ def test_config_file_and_options(tmp_path):
         (["--loss", "nope"], "unknown loss 'nope'"),
         (["--protocol", "cheat"], "protocol must be one of"),
         (["--loss", "ccl", "--loss-param", "gamma=2"], "has no parameter gamma"),
-        (["--lr", "-1"], "learning rate must be positive"),
-        (["--eval-every", "0"], "eval_every must be at least 1, got 0"),
+        (["--model", "lightgcn", "--model-param", "depth=2"], "its own settings: layers (option --model-param)"),
+        (["--lr", "-1"], "lr must be > 0, got -1.0 (option --lr)"),
+        (["--eval-every", "0"], "eval_every must be an integer >= 1, got 0"),
         (["--lr-factor", "1.5"], "lr_factor must be in (0, 1), got 1.5"),
-        (["--seed", "-1"], "seed must be >= 0, got -1"),
-        (["--time-limit", "0"], "time_limit must be > 0 seconds or unset, got 0.0"),
+        (["--seed", "-1"], "seed must be an integer >= 0, got -1"),
+        (["--time-limit", "0"], "time_limit must be > 0, got 0.0"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, argv, message):
@@ -90,7 +91,7 @@ def test_bad_toml_names_the_file(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("text", "where", "message"),
     [
-        ("epochs = 2\n# the cadence\neval_every = 0\n", 3, "eval_every must be at least 1, got 0"),
+        ("epochs = 2\n# the cadence\neval_every = 0\n", 3, "eval_every must be an integer >= 1, got 0"),
         ('loss = "ccl"\nepochs = "ten"\n', 2, "setting 'epochs' must be int, got 'ten'"),
         ('loss = "ccl"\n\n[loss_params]\ntemperature = 0.1\n', 3, "loss 'ccl' has no parameter temperature"),
         ('epochs = 1\nloss = "cccl"\n', 2, "unknown loss 'cccl'"),
@@ -111,7 +112,7 @@ def test_an_option_overriding_a_bad_file_value_is_not_blamed_on_the_file(tmp_pat
     config.write_text("eval_every = 0\n")
     assert main(["train", "--quiet", "--config", str(config), "--eval-every", "-2", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert "eval_every must be at least 1, got -2" in err and str(config) not in err
+    assert "eval_every must be an integer >= 1, got -2" in err and str(config) not in err
 
 
 def test_split_seed_from_the_config_file_is_used(tmp_path):

@@ -7,9 +7,12 @@ import torch
 from marginrank import Recommender, datasets
 from marginrank.recommender import RecommenderParams
 from marginrank.data import Interactions, read_delimited
-from marginrank.errors import MarginRankError
+from marginrank.errors import MarginRankError, SettingError
+from marginrank.guards import NormConstraint
 from marginrank.metrics import evaluate_popularity
+from marginrank.models import MF
 from marginrank.training import CollapseWarning
+from marginrank.training.batches import PairBatches
 
 
 def test_fit_save_load_round_trip(tmp_path):
@@ -67,14 +70,14 @@ def test_string_ids_from_a_csv(tmp_path):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"eval_every": 0}, "eval_every must be at least 1, got 0"),
+        ({"eval_every": 0}, "eval_every must be an integer >= 1, got 0"),
         ({"lr_factor": 1.0}, r"lr_factor must be in \(0, 1\), got 1.0"),
-        ({"patience": -1}, r"patience must be >= 1 \(evaluations without improvement before stopping\) or unset, got -1"),
-        ({"patience": 0}, "patience must be >= 1"),
+        ({"patience": -1}, "patience must be an integer >= 1, got -1"),
+        ({"patience": 0}, "patience must be an integer >= 1, got 0"),
         ({"min_lr": -1e-3}, "min_lr must be >= 0"),
-        ({"clip_norm": 0.0}, "clip_norm must be > 0 or unset"),
-        ({"seed": -5}, "seed must be >= 0, got -5"),
-        ({"ks": ()}, "ks must be one or more positive cut-offs"),
+        ({"clip_norm": 0.0}, "clip_norm must be > 0, got 0.0"),
+        ({"seed": -5}, "seed must be an integer >= 0, got -5"),
+        ({"ks": ()}, r"ks must be one or more integers >= 1, got \[\]"),
         ({"loss_params": [1]}, r"setting 'loss_params' must be a table, got \[1\]"),
         ({"negatives": "10"}, "setting 'negatives' must be int, got '10'"),
         ({"lr": float("inf")}, "setting 'lr' must be a finite number, got inf"),
@@ -83,23 +86,55 @@ def test_string_ids_from_a_csv(tmp_path):
         ({"loss": "ccl", "log_q_correction": True}, "the log-Q correction needs a softmax loss; 'ccl' takes no"),
         ({"device": "tpu9"}, "device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu9'"),
         ({"init_std": 0.0}, "init_std must be > 0, got 0.0"),
-        ({"max_norm": -1.0}, "max_norm must be > 0 or unset"),
-        ({"shared_negatives": True, "group_size": 0}, "group_size must be at least 1 or unset, got 0"),
+        ({"max_norm": -1.0}, "max_norm must be > 0, got -1.0"),
+        ({"shared_negatives": True, "group_size": 0}, "group_size must be an integer >= 1, got 0"),
         ({"group_size": 8}, "group_size applies to shared negatives only"),
         ({"popularity_alpha": float("nan")}, "setting .popularity_alpha. must be a finite number"),
         ({"monitor": "recall"}, "monitor must be a metric@k such as 'recall@20'"),
         ({"monitor": "auc@20"}, "monitor must be a metric@k"),
         ({"ks": (5, 10)}, r"monitor 'recall@20' needs 20 among the cut-offs ks \[5, 10\]"),
-        ({"top_k_weight": -1}, r"top_k_weight must be 0 \(off\) or a cut-off K up to 1000, got -1"),
-        ({"top_k_weight": 1001}, "top_k_weight must be 0"),
+        ({"top_k_weight": -1}, r"top_k_weight must be an integer in 0 \.\. 1000, got -1"),
+        ({"top_k_weight": 1001}, r"top_k_weight must be an integer in 0 \.\. 1000, got 1001"),
         ({"top_k_weight_temperature": 0.0}, "top_k_weight_temperature must be > 0, got 0.0"),
-        ({"top_k_refresh_every": 0}, "top_k_refresh_every must be at least 1 epoch, got 0"),
-        ({"positive_sampling": "user"}, "positive_sampling must be one of pairs, users, got 'user'"),
+        ({"top_k_refresh_every": 0}, "top_k_refresh_every must be an integer >= 1, got 0"),
+        ({"positive_sampling": "user"}, "positive_sampling must be one of pairs, users; got 'user'"),
     ],
 )
 def test_bad_settings_fail_before_any_work(params, message):
     with pytest.raises(MarginRankError, match=message):
         Recommender(**params)
+
+
+@pytest.mark.parametrize(
+    ("params", "setting"),
+    [
+        ({"negatives": 0}, "negatives"),
+        ({"average_decay": 1.0}, "average_decay"),
+        ({"lr_schedule": "cosine", "lr_patience": 3}, "lr_patience"),
+        ({"ks": (5, 10)}, "monitor"),
+        ({"model_params": {"layers": 2}}, "model_params"),
+    ],
+)
+def test_a_bad_setting_error_names_the_setting_to_blame(params, setting):
+    with pytest.raises(SettingError) as caught:
+        RecommenderParams(**params)
+    assert caught.value.setting == setting
+
+
+@pytest.mark.parametrize(
+    ("params", "build"),
+    [
+        ({"positive_sampling": "items"}, lambda: PairBatches(np.zeros(1), np.zeros(1), 4, torch.Generator(), positive_sampling="items")),
+        ({"init_std": 0.0}, lambda: MF(3, 3, 2, init_std=0.0)),
+        ({"max_norm": -1.0}, lambda: NormConstraint(max_norm=-1.0)),
+    ],
+)
+def test_a_bad_value_reads_the_same_in_the_settings_and_in_the_class_that_takes_it(params, build):
+    with pytest.raises(MarginRankError) as direct:
+        build()
+    with pytest.raises(SettingError) as setting:
+        RecommenderParams(**params)
+    assert str(setting.value) == str(direct.value)
 
 
 def test_cut_offs_beyond_the_catalogue_are_a_setting_error():

@@ -102,7 +102,7 @@ def test_recommender_cosine_runs_down_to_min_lr_without_an_evaluator():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"lr_schedule": "step"}, "lr_schedule must be one of plateau, cosine, got 'step'"),
+        ({"lr_schedule": "step"}, "lr_schedule must be one of plateau, cosine; got 'step'"),
         ({"lr_schedule": "cosine", "lr_patience": 3}, "lr_patience drives the plateau schedule; unset it"),
         ({"lr_schedule": "cosine", "restore_best_on_lr_cut": True}, "restore_best_on_lr_cut acts on the plateau"),
         ({"lr_schedule": "cosine", "lr": 1e-4, "min_lr": 1e-3}, "min_lr 0.001 is above lr 0.0001"),

@@ -93,6 +93,11 @@ class RunSettings:
         return "\n".join(lines) + "\n"
 
 
+def option_of(setting: str) -> str:
+    """The command-line option that sets ``setting`` (``"batch_size"`` -> ``--batch-size``)."""
+    return TABLES.get(setting, "--" + setting.replace("_", "-"))
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -106,11 +111,11 @@ def _toml_value(value: Any) -> str:
 def add_recommender_options(parser: argparse.ArgumentParser) -> None:
     """One option per RecommenderParams field, defaulting to None (= not given)."""
     for field in dataclasses.fields(RecommenderParams):
-        flag = "--" + field.name.replace("_", "-")
+        flag = option_of(field.name)
         kind = field_kind(field)
         help_text = HELP.get(field.name, "")
         if field.name in TABLES:
-            parser.add_argument(TABLES[field.name], dest=field.name, action="append", metavar="KEY=VALUE", help=help_text)
+            parser.add_argument(option_of(field.name), dest=field.name, action="append", metavar="KEY=VALUE", help=help_text)
         elif kind == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif kind.startswith("tuple"):

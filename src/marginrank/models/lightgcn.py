@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-from marginrank.checks import require_choice, require_integer, require_non_negative, require_positive
+from marginrank.checks import require_choice, require_fraction, require_integer, require_positive
 from marginrank.errors import MarginRankError
 from marginrank.models.base import EmbeddingModel, guarded, require_size
 from marginrank.models.dropout import Dropout
@@ -70,9 +70,7 @@ class LightGCN(EmbeddingModel):
             require_size(name, value)
         self.layers = require_integer("layers", layers, 0)
         self.similarity = require_choice("similarity", similarity, SIMILARITIES)
-        dropout = require_non_negative("dropout", dropout)
-        if dropout >= 1:
-            raise MarginRankError(f"dropout must be in [0, 1); got {dropout!r}")
+        dropout = require_fraction("dropout", dropout, include_zero=True)
         self.n_users, self.n_items, self.dim = int(n_users), int(n_items), dim
         self.node_embedding = nn.Parameter(torch.empty(self.n_users + self.n_items, dim))
         nn.init.normal_(self.node_embedding, std=require_positive("init_std", init_std))

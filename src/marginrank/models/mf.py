@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from marginrank.checks import require_choice, require_non_negative, require_positive
+from marginrank.checks import require_choice, require_fraction, require_positive
 from marginrank.errors import MarginRankError
 from marginrank.models.base import EmbeddingModel, guarded, require_size
 from marginrank.models.dropout import Dropout
@@ -67,9 +67,7 @@ class MF(EmbeddingModel):
         for name, value in (("n_users", n_users), ("n_items", n_items), ("dim", dim)):
             require_size(name, value)
         require_choice("similarity", similarity, SIMILARITIES)
-        dropout = require_non_negative("dropout", dropout)
-        if dropout >= 1:
-            raise MarginRankError(f"dropout must be in [0, 1); got {dropout!r}")
+        dropout = require_fraction("dropout", dropout, include_zero=True)
         init_std = require_positive("init_std", init_std)
         self.n_users, self.n_items, self.dim = n_users, n_items, dim
         self.similarity = similarity

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from marginrank.checks import require_choice
 from marginrank.errors import MarginRankError
 from marginrank.guards.monitor import CollapseMonitor
 from marginrank.training.seeds import THRESHOLDS, EpochSeeds
@@ -84,9 +85,8 @@ class CollapseCheck:
     name = "collapse"
 
     def __init__(self, monitor: CollapseMonitor, positives: sp.spmatrix, on_collapse: str = "warn") -> None:
-        if on_collapse not in ("warn", "stop"):
-            raise MarginRankError(f"on_collapse must be 'warn' or 'stop', got {on_collapse!r}")
-        self.monitor, self.positives, self.on_collapse = monitor, positives, on_collapse
+        self.monitor, self.positives = monitor, positives
+        self.on_collapse = require_choice("on_collapse", on_collapse, ("warn", "stop"))
 
     def on_epoch_start(self, model: nn.Module, epoch: int, seeds: EpochSeeds) -> dict[str, Any]:
         return {}

@@ -25,7 +25,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from marginrank.atomic import atomic_write_text
-from marginrank.checks import require_integer
+from marginrank.checks import require_integer, require_optional, require_positive
 from marginrank.errors import MarginRankError
 from marginrank.losses.base import RankingLoss
 from marginrank.training.averaging import WeightAverage
@@ -108,10 +108,8 @@ class Trainer:
         evaluated_on: str | None = None,
     ) -> None:
         require_integer("eval_every", eval_every, 1)
-        if clip_norm is not None and not clip_norm > 0:
-            raise MarginRankError(f"clip_norm must be > 0 or None, got {clip_norm}")
-        if time_limit is not None and not time_limit > 0:
-            raise MarginRankError(f"time_limit must be > 0 seconds or None, got {time_limit}")
+        require_optional("clip_norm", clip_norm, require_positive)
+        require_optional("time_limit", time_limit, require_positive)
         if isinstance(scheduler, ReduceLROnPlateau) and scheduler.mode != "max":
             raise MarginRankError("a ReduceLROnPlateau scheduler must have mode='max': the monitored metric rises")
         if restore_best_on_lr_cut and scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau):
