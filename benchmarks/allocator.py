@@ -22,6 +22,8 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+from marginrank.atomic import atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 SETUPS = {"tuned": None, "untouched": "1"}  # setup -> MARGINRANK_KEEP_MALLOC
 
@@ -70,9 +72,7 @@ def main() -> int:
     result = {"benchmark": "allocator", "command": command[1:], "repeats": args.repeats, "runs": runs, "mean": summary,
               "cpus": os.cpu_count(), "libc": " ".join(platform.libc_ver()), "python": sys.version.split()[0],
               "torch": version("torch"), "machine": platform.machine()}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(args.out)
+    atomic_write_text(args.out, json.dumps(result, indent=2))
     return 0
 
 
