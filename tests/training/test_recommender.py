@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import numpy as np
@@ -247,3 +248,19 @@ def test_user_uniform_positives_train_a_ranker_on_planted_data():
     users = Recommender(positive_sampling="users", **settings).fit(data).metrics_["recall@20"]
     popularity = evaluate_popularity(data.train.matrix, data.test.matrix)["recall@20"]
     assert users > 1.5 * popularity and users > 0.95 * pairs
+
+
+def test_a_model_saved_before_the_model_registry_still_loads(tmp_path):
+    """Files of the MF-only format keep MF's one own setting flat; they load as model "mf"."""
+    data = datasets.load("synthetic", n_users=200, n_items=100)
+    rec = Recommender(negatives=10, epochs=1, progress=False, model_params={"dropout_before_norm": True}).fit(data)
+    rec.save(tmp_path / "new.pt")
+    state = torch.load(tmp_path / "new.pt", weights_only=True)
+    params = json.loads(state["params"])
+    for name in ("model", "model_params", "miner", "miner_params"):
+        params.pop(name)
+    state.update(format="marginrank-recommender-1", params=json.dumps({**params, "dropout_before_norm": True}))
+    torch.save(state, tmp_path / "old.pt")
+    old = Recommender.load(tmp_path / "old.pt")
+    assert old.params.model == "mf" and old.params.model_params == {"dropout_before_norm": True}
+    np.testing.assert_array_equal(old.recommend([0, 1], k=5)[0], rec.recommend([0, 1], k=5)[0])
