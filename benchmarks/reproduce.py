@@ -484,8 +484,8 @@ LIGHTGCN_TARGETS = {  # (R@20, N@20): the LightGCN paper's BPR row; the best sam
 }
 # Why a LightGCN target is missed, printed under it while it is ({mf} is the MF-BSL-800 row on the same split).
 LIGHTGCN_MISSED_BECAUSE = {
-    "bpr": "LightGCN's BPR runs take up to 1000 epochs of one negative per pair (about 50 s per Yelp2018 epoch at "
-           "batch 2048 on this CPU, some 14 hours): it runs in resumable pieces (--pieces)",
+    "bpr": "LightGCN's BPR runs take up to 1000 epochs of one negative per pair (about 58 s per Yelp2018 epoch at "
+           "batch 2048 on this CPU, some 16 hours): it runs in resumable pieces (--pieces)",
     "best": "the LightGCN rows run at batch 4096 (a step propagates over the whole graph) with the MF rows' loss "
             "settings and no dropout, untuned for the graph, where the MF-BSL-800 row (batch 1024, dropout 0.1 before "
             "the normalization) reaches {mf:.4f}: the graph rows need their own search of batch, lr, temperature and dropout",

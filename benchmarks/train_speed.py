@@ -178,13 +178,17 @@ def marginrank_lightgcn_epoch(dataset, row: str, overrides: dict) -> dict:
     _, table = reproduce.recommender_settings(row)
     table.update(overrides, epochs=1, protocol="none", progress=False, collapse_check=False)
     rec = Recommender(**table).fit(dataset)
-    return {"epoch_s": rec.result_.history[0]["seconds"], "settings": {key: table[key] for key in
+    return {"epoch_s": rec.result_.history[0]["seconds"], "settings": {key: table.get(key) for key in
             ("loss", "negatives", "batch_size", "group_size", "lr", "model_params")}}
 
 
 def _in_child(queue, measure, arguments) -> None:
     torch.set_num_threads(int(os.environ.get("MARGINRANK_THREADS", "2")))
-    result = measure(*arguments)
+    try:
+        result = measure(*arguments)
+    except Exception as error:  # the parent raises it: a failed setup must not leave it waiting
+        queue.put({"error": repr(error)})
+        raise
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put(result)
 
@@ -197,6 +201,8 @@ def in_own_process(measure, *arguments) -> dict:
     child.start()
     result = queue.get()
     child.join()
+    if "error" in result:
+        raise RuntimeError(f"{measure.__name__} failed in its process: {result['error']}")
     return result
 
 
