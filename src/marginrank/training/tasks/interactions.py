@@ -72,9 +72,8 @@ class InteractionTask:
             train.users, train.items, batch_size, self.generator, positive_sampling=positive_sampling,
             rank=process.rank, world_size=process.world_size,
         )
-        self.loss_keywords = frozenset(
-            {"neg_log_prob"} if log_q_correction else set()) | frozenset({"pos_threshold"} if top_k_quantile else set()
-        )
+        handed_over = {"neg_log_prob": log_q_correction, "pos_threshold": top_k_quantile is not None}
+        self.loss_keywords = frozenset(keyword for keyword, on in handed_over.items() if on)
 
     def __len__(self) -> int:
         return len(self.pairs)
