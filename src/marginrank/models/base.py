@@ -19,9 +19,11 @@ from typing import Protocol, Self, TypeVar, runtime_checkable
 
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from marginrank.errors import MarginRankError
+from marginrank.sampling.layout import rows_per_pool
 
 T = TypeVar("T")
 
@@ -108,6 +110,29 @@ class EmbeddingModel(nn.Module):
         if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.n_users):
             raise MarginRankError(f"user ids must lie in 0..{self.n_users - 1}; got values in {id_range(users)}")
         return users.long()
+
+
+def project(vectors: Tensor, similarity: str) -> Tensor:
+    """``f``: L2-normalize the last dim for ``"cosine"`` (``x / max(||x||, 1e-12)``), identity for ``"dot"``."""
+    return F.normalize(vectors, dim=-1) if similarity == "cosine" else vectors
+
+
+def check_batch(users: Tensor, pos_items: Tensor, neg_items: Tensor) -> None:
+    """Refuse a training batch whose shapes do not fit: ``users`` and ``pos_items`` 1-D of one length
+    ``B``; ``neg_items`` a shared pool ``[N]``, grouped pools ``[G, N]`` that can serve consecutive
+    rows, or per-example negatives ``[B, N]``."""
+    if users.dim() != 1 or pos_items.shape != users.shape:
+        raise MarginRankError(
+            f"users and pos_items must be 1-D of equal length; got {list(users.shape)} and {list(pos_items.shape)}"
+        )
+    batch = users.shape[0]
+    if neg_items.dim() not in (1, 2) or (neg_items.dim() == 2 and neg_items.shape[0] > batch):
+        raise MarginRankError(
+            f"neg_items must be [N] (shared), [G, N] (one pool per group of rows) or [B, N] with "
+            f"B = {batch}; got {list(neg_items.shape)}"
+        )
+    if neg_items.dim() == 2 and rows_per_pool(batch, neg_items) * (neg_items.shape[0] - 1) >= batch:
+        raise MarginRankError(f"{neg_items.shape[0]} pools cannot serve groups of consecutive rows in a batch of {batch}")
 
 
 def require_size(name: str, value: object) -> int:

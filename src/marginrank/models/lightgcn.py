@@ -11,13 +11,12 @@ from torch import Tensor, nn
 
 from marginrank.checks import require_choice, require_fraction, require_integer, require_positive
 from marginrank.errors import MarginRankError
-from marginrank.models.base import EmbeddingModel, guarded, require_size
+from marginrank.models.base import EmbeddingModel, check_batch, guarded, project, require_size
 from marginrank.models.dropout import Dropout
 from marginrank.models.mf import SIMILARITIES
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PooledItemScores
 from marginrank.models.propagation import NormalizedGraph, Propagation
-from marginrank.sampling.layout import rows_per_pool
 
 GRAPH_BUFFERS = ("graph_users", "graph_items")
 
@@ -116,23 +115,11 @@ class LightGCN(EmbeddingModel):
         """``[n_users + n_items, d]`` final embeddings (before ``f``), differentiable."""
         return Propagation.apply(self.node_embedding, self.graph, self.layers)
 
-    def _project(self, vectors: Tensor) -> Tensor:
-        return torch.nn.functional.normalize(vectors, dim=-1) if self.similarity == "cosine" else vectors
-
     # -- training --------------------------------------------------------------------------------
     def forward(self, users: Tensor, pos_items: Tensor, neg_items: Tensor) -> tuple[Tensor, Tensor]:
         """``(pos_scores [B], neg_scores [B, N])`` for a shared pool ``[N]``, grouped pools ``[G, N]``
         or per-example negatives ``[B, N]``, as :meth:`MF.forward <marginrank.models.MF.forward>`."""
-        if users.dim() != 1 or pos_items.shape != users.shape:
-            raise MarginRankError(
-                f"users and pos_items must be 1-D of equal length; got {list(users.shape)} and {list(pos_items.shape)}"
-            )
-        batch = users.shape[0]
-        if neg_items.dim() not in (1, 2) or (neg_items.dim() == 2 and rows_per_pool(batch, neg_items) * (neg_items.shape[0] - 1) >= batch):
-            raise MarginRankError(
-                f"neg_items must be [N] (shared), [G, N] (one pool per group of rows) or [B, N] with B = {batch}; "
-                f"got {list(neg_items.shape)}"
-            )
+        check_batch(users, pos_items, neg_items)
         self._factors = None  # a training step follows: the weights are about to change
         nodes = self.propagated()
         cosine = self.similarity == "cosine"
@@ -162,7 +149,7 @@ class LightGCN(EmbeddingModel):
         does not, but always follows a forward) drops the cache."""
         key = (self.node_embedding.data_ptr(), self.node_embedding._version)
         if self._factors is None or self._factors[0] != key:
-            self._factors = (key, self._project(self.propagated()))
+            self._factors = (key, project(self.propagated(), self.similarity))
         return self._factors[1]
 
     def user_factors(self) -> Tensor:

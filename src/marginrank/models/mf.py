@@ -6,16 +6,13 @@ from typing import Self
 
 import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from marginrank.checks import require_choice, require_fraction, require_positive
-from marginrank.errors import MarginRankError
-from marginrank.models.base import EmbeddingModel, guarded, require_size
+from marginrank.models.base import EmbeddingModel, check_batch, guarded, project, require_size
 from marginrank.models.dropout import Dropout
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PooledItemScores
-from marginrank.sampling.layout import rows_per_pool
 
 SIMILARITIES = ("cosine", "dot")
 
@@ -85,8 +82,7 @@ class MF(EmbeddingModel):
 
     # -- vectors ---------------------------------------------------------------------------------
     def _project(self, vectors: Tensor) -> Tensor:
-        """``f``: L2-normalize the last dim for cosine (``x / max(||x||, 1e-12)``), identity for dot."""
-        return F.normalize(vectors, dim=-1) if self.similarity == "cosine" else vectors
+        return project(vectors, self.similarity)
 
     def _normalized(self, table: nn.Embedding, ids: Tensor, kind: str) -> Tensor:
         """``f(table[ids])``; a bad id becomes a :class:`MarginRankError` (see :func:`~marginrank.models.base.guarded`)."""
@@ -116,19 +112,8 @@ class MF(EmbeddingModel):
         and normalized. The item side runs through :class:`PooledItemScores`, whose backward costs
         what the loss's gradient touches (few entries for a margin loss).
         """
-        if users.dim() != 1 or pos_items.shape != users.shape:
-            raise MarginRankError(
-                f"users and pos_items must be 1-D of equal length; got {list(users.shape)} and {list(pos_items.shape)}"
-            )
+        check_batch(users, pos_items, neg_items)
         user = self.user_vectors(users)
-        batch = users.shape[0]
-        if neg_items.dim() not in (1, 2) or (neg_items.dim() == 2 and neg_items.shape[0] > batch):
-            raise MarginRankError(
-                f"neg_items must be [N] (shared), [G, N] (one pool per group of rows) or [B, N] with "
-                f"B = {batch}; got {list(neg_items.shape)}"
-            )
-        if neg_items.dim() == 2 and rows_per_pool(batch, neg_items) * (neg_items.shape[0] - 1) >= batch:
-            raise MarginRankError(f"{neg_items.shape[0]} pools cannot serve groups of consecutive rows in a batch of {batch}")
         cosine, sparse = self.similarity == "cosine", self.item_embedding.sparse
         return guarded(
             "item", self.n_items, (pos_items, neg_items),
