@@ -307,7 +307,22 @@ batch and per-example pools were not searched on this CPU. Hinge (margin 0.5) an
 under MF-BPR's published level; their settings were not tuned. The 10-negative rows were all cut by
 the budget while still rising; their validation runs ran on this CPU under 180 s each (27-34 epochs,
 against 26-77 on the GPU for the paper rows), so the gap between the two protocols at 10 negatives
-is partly the shorter training."""
+is partly the shorter training.
+
+LightGCN rows (3 layers, batch 4096 with pools per 128 rows, lr 3e-4, the MF rows' loss settings, no
+dropout): the BSL-800 rows ran on this CPU in time-limited pieces (`--pieces`); the MMCL, BPR and
+search runs on one H100, fourteen at a time under a 360 s training budget each (11-45 s per epoch)
+or four at a time under 165 s (3-9 s per epoch): shared, so not a speed figure. MMCL-800 is the best
+loss on Gowalla's graph: 0.1834 / 0.1455 after 28 epochs, still creeping up (0.1815 -> 0.1834 over
+its last 8), against BSL-800's 0.1651 / 0.1280 after 66; on Yelp MMCL-800 reaches 0.0698 / 0.0569
+after 17 epochs, BSL-800 0.0701 / 0.0574 after 62. BSL's temperature is not what holds it back: at
+the row's t1 (0.09 Gowalla, 0.11 Yelp) the curve is highest, and both ways it drops (Gowalla at
+about 28 epochs, tagged: t1 0.06 `-t06` 0.1535 after 45, 0.15 `-t15` 0.1481, 0.20 `-t20` 0.1239;
+Yelp after 15-25: 0.08 `-t08` 0.0654, 0.15 0.0647, 0.20 0.0559, against 0.0682 for the row's t1 in
+the same run, `-h100-shared14`). One layer with dropout 0.1 (`-l1d01`) 0.1599 after 29 epochs, and
+the MF row's batch 1024 / pools per 32 / lr 1e-4 / dropout 0.1 (`-mf`) 0.1579 after 8, neither above
+three layers at batch 4096. LightGCN + BPR at the published settings ran 18 (Gowalla) and 9 (Yelp)
+of its 1000 epochs: 0.1205 and 0.0402, far from done."""
 
 
 def config_name(dataset: str, loss: str, negatives: int) -> str:
@@ -399,7 +414,7 @@ def _rows_table(results: dict, title: str) -> list[str]:
             model_params = settings.get("model_params", {})
             stops += ", dropout before norm" if settings.get("dropout_before_norm") or model_params.get("dropout_before_norm") else ""
             stops += f", {model_params['layers']} layer(s)" if "layers" in model_params else ""
-            runs.add(f"{result['device']}, {settings['lr']:g}, {settings['batch_size']}, {settings['group_size']}{stops}")
+            runs.add(f"{result['device']}, {settings['lr']:g}, {settings['batch_size']}, {settings.get('group_size')}{stops}")
         loss, _, negatives = variant.removeprefix("lightgcn-").partition("-")
         label = f"{loss.upper()}, {negatives} negatives" if negatives else loss.upper()
         tag = " (optimistic)" if protocol == "paper" else ""
@@ -485,12 +500,12 @@ LIGHTGCN_TARGETS = {  # (R@20, N@20): the LightGCN paper's BPR row; the best sam
 # Why a LightGCN target is missed, printed under it while it is ({mf} is the MF-BSL-800 row on the same split).
 LIGHTGCN_MISSED_BECAUSE = {
     "bpr": "LightGCN's BPR runs take up to 1000 epochs of one negative per pair (about 58 s per Yelp2018 epoch at "
-           "batch 2048 on this CPU, some 16 hours): it runs in resumable pieces (--pieces)",
-    "best": "the LightGCN rows run at batch 4096 (a step propagates over the whole graph) with the MF rows' loss "
-            "settings and no dropout, untuned for the graph, where the MF-BSL-800 row (with dropout 0.1 before the "
-            "normalization, Gowalla at batch 1024) reaches {mf:.4f}; both LightGCN runs so far are single pieces cut by "
-            "their time limit while two cores were shared with other jobs: the graph rows need to finish, and their own "
-            "search of batch, lr, temperature and dropout",
+           "batch 2048 on this CPU, some 16 hours; 20-41 s on an H100 shared by 14 runs): it needs resumable pieces "
+           "(--pieces) run to the end",
+    "best": "the rows are cut by their time limits while still rising (Gowalla MMCL-800 after 28 epochs, Yelp after "
+            "17, where the MF rows train 60-150); BSL-800 levels off lower on the graph than on MF ({mf:.4f}), and "
+            "neither a temperature either side of the MF row's, one layer with dropout, nor the MF row's batch and lr "
+            "lift it (run notes): the graph rows need full runs and their own search of MMCL's margins and weights",
 }
 
 
