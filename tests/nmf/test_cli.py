@@ -1,8 +1,13 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import marginrank
 import marginrank.cli.commands
 from marginrank.cli.main import main
 from marginrank.cli.nmf import convergence_figure
@@ -137,3 +142,25 @@ def test_cli_negative_value_exits_2(tmp_path, capsys):
     path.write_text("row,col,value\na,b,1\na,c,-2\nb,b,1\n")
     assert main(["nmf", str(path), "--rank", "1", "--out", str(tmp_path / "o")]) == 2
     assert "negative" in capsys.readouterr().err
+
+
+def _readme_block(heading: str) -> str:
+    """The first ```bash block after ``heading`` in the README."""
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index(heading):]
+    return section[section.index("```bash\n") + len("```bash\n"):section.index("\n```", section.index("```bash\n"))]
+
+
+def test_the_readme_nmf_example_runs_as_written(tmp_path):
+    script = _readme_block("### Masked NMF")
+    assert "marginrank nmf" in script
+    env = {**os.environ, "PYTHON": sys.executable,
+           "PYTHONPATH": os.pathsep.join([str(Path(marginrank.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    shell = 'marginrank() { "$PYTHON" -m marginrank "$@"; }\n' + script
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr and "objective" in done.stdout
+    out = tmp_path / "nmf_out"
+    assert {"W.csv", "H.csv", "filled.csv", "history.json", "convergence.png"} <= {p.name for p in out.iterdir()}
+    filled, _, _ = read_matrix(out / "filled.csv")
+    assert not np.isnan(filled).any()
