@@ -17,4 +17,4 @@ def integer_ticks(axes) -> None:
     """Ticks on whole numbers only along the x axis (epochs, iterations)."""
     from matplotlib.ticker import MaxNLocator
 
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
