@@ -436,15 +436,23 @@ class Recommender:
             **p.model_params,
         )
 
-    def _selection(self, train: Interactions, test: Interactions | None) -> tuple[Interactions, Evaluator | None]:
-        """The pairs to fit on and the evaluator that picks the best epoch, per protocol."""
+    def selection_split(self, train: Interactions, test: Interactions | None) -> tuple[Interactions, Interactions | None]:
+        """The pairs the model fits on and the held-out pairs that pick its best epoch, per ``protocol``:
+        a validation split of ``train``, the ``test`` split (``"paper"``), or none (``"none"``)."""
         p = self.params
         if p.protocol == "none":
             return train, None
         if p.protocol == "paper":
-            return train, Evaluator(train.matrix, test.matrix, p.ks, seed=p.seed, process=self.process)
-        fit_on, valid = holdout_split(train, p.valid_ratio, seed=p.seed)
-        return fit_on, Evaluator(fit_on.matrix, valid.matrix, p.ks, seed=p.seed, process=self.process)
+            return train, test
+        return holdout_split(train, p.valid_ratio, seed=p.seed)
+
+    def _selection(self, train: Interactions, test: Interactions | None) -> tuple[Interactions, Evaluator | None]:
+        """The pairs to fit on and the evaluator that picks the best epoch, per protocol."""
+        p = self.params
+        fit_on, held_out = self.selection_split(train, test)
+        if held_out is None:
+            return fit_on, None
+        return fit_on, Evaluator(fit_on.matrix, held_out.matrix, p.ks, seed=p.seed, process=self.process)
 
     def _negatives(self, fit_on: Interactions) -> NegativeSource:
         p = self.params

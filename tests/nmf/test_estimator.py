@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from marginrank.errors import MarginRankError
+from marginrank.errors import MarginRankError, SettingError
 from marginrank.nmf import ConvergenceWarning, MaskedNMF
 
 
@@ -119,3 +119,19 @@ def test_transform_checks():
     model = MaskedNMF(1, max_iter=5).fit(np.ones((3, 3)))
     with pytest.raises(MarginRankError, match="columns"):
         model.transform(np.ones((2, 4)))
+
+
+def test_rank_above_the_smaller_side_is_refused_naming_the_setting():
+    X = np.random.default_rng(0).random((20, 8))
+    with pytest.raises(SettingError, match=r"n_components=9 .*min\(n_rows, n_columns\) = 8") as caught:
+        MaskedNMF(9).fit(X)
+    assert caught.value.setting == "n_components"
+    assert MaskedNMF(8, max_iter=5).fit(X).n_components_ == 8
+
+
+def test_rank_beyond_what_the_observed_entries_determine_warns():
+    X = np.random.default_rng(0).random((10, 10))
+    band = (np.arange(10)[None, :] - np.arange(10)[:, None]) % 10 < 4
+    X[~band] = np.nan  # 40 observed entries; a rank-4 10 x 10 matrix has 4 * (10 + 10 - 4) = 64 degrees of freedom
+    with pytest.warns(UserWarning, match=r"n_components=4 .*64 .*40 observed"):
+        MaskedNMF(4, max_iter=5).fit(X)

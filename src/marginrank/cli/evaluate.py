@@ -6,16 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
-from marginrank.cli.runs import CONFIG, load_run
-from marginrank.cli.settings import resolve
-from marginrank.cli.sources import load_source
+from marginrank.cli.runs import load_run, load_run_data
 from marginrank.cli.train import print_metrics
-from marginrank.data import Interactions
-from marginrank.errors import MarginRankError
 from marginrank.metrics import evaluate_popularity
-from marginrank.recommender import Recommender
 
 
 def register(subparsers) -> None:
@@ -26,25 +19,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _check_training_split(recommender: Recommender, train: Interactions, config: Path) -> None:
-    """The data must still split into the training pairs the model saw, or the test split overlaps them."""
-    same = (
-        np.array_equal(recommender.user_ids, train.user_ids)
-        and np.array_equal(recommender.item_ids, train.item_ids)
-        and (recommender.seen.astype(bool) != train.matrix.astype(bool)).nnz == 0
-    )
-    if not same:
-        raise MarginRankError(
-            "the data no longer splits into the training pairs this model was trained on (the file changed, or "
-            "split_seed did), so its test split is not the run's", path=str(config),
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     recommender = load_run(args.run)
-    settings = resolve(argparse.Namespace(config=args.run / CONFIG))  # checked, with file:line on a bad value
-    dataset = load_source(settings.dataset, settings.data, settings.data_root, settings.split_seed)
-    _check_training_split(recommender, dataset.train, args.run / CONFIG)
+    dataset = load_run_data(args.run, recommender)
     ks = tuple(args.ks or recommender.params.ks)
     metrics = recommender.evaluate(dataset.test, ks)
     metrics["popularity"] = evaluate_popularity(dataset.train.matrix, dataset.test.matrix, ks, seed=recommender.params.seed)

@@ -11,3 +11,10 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def integer_ticks(axes) -> None:
+    """Ticks on whole numbers only along the x axis (epochs, iterations)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))

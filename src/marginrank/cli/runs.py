@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+import numpy as np
+
+from marginrank.cli.settings import resolve
+from marginrank.cli.sources import load_source
+from marginrank.data import Dataset
 from marginrank.errors import MarginRankError
 from marginrank.recommender import Recommender
 
@@ -29,3 +35,22 @@ def load_run(run: Path) -> Recommender:
     if not (run / MODEL).exists():
         raise MarginRankError(f"no {MODEL} here: the run has not finished (resume it with train --resume --out)", path=str(run))
     return Recommender.load(run / MODEL)
+
+
+def load_run_data(run: Path, recommender: Recommender) -> Dataset:
+    """The dataset the run's ``config.toml`` names, checked to split into the training pairs the model saw
+    (otherwise its test split is not the run's)."""
+    settings = resolve(argparse.Namespace(config=run / CONFIG))  # checked, with file:line on a bad value
+    dataset = load_source(settings.dataset, settings.data, settings.data_root, settings.split_seed)
+    train = dataset.train
+    same = (
+        np.array_equal(recommender.user_ids, train.user_ids)
+        and np.array_equal(recommender.item_ids, train.item_ids)
+        and (recommender.seen.astype(bool) != train.matrix.astype(bool)).nnz == 0
+    )
+    if not same:
+        raise MarginRankError(
+            "the data no longer splits into the training pairs this model was trained on (the file changed, or "
+            "split_seed did), so its test split is not the run's", path=str(run / CONFIG),
+        )
+    return dataset

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from marginrank.errors import MarginRankError
+from marginrank.errors import MarginRankError, SettingError
 from marginrank.nmf.init import incremental_init, nndsvd_init, random_init
 from marginrank.nmf.solvers import (
     kl_objective,
@@ -39,19 +39,19 @@ def _check_constraints(params: dict[str, Any]) -> None:
         value = params[name]
         if isinstance(rule, set):
             if value not in rule:
-                raise MarginRankError(f"{name}={value!r} is not one of {sorted(rule)}")
+                raise SettingError(name, f"{name}={value!r} is not one of {sorted(rule)}")
             continue
         kind, low, inclusive = rule
         well_typed = isinstance(value, kind) and not isinstance(value, bool)
         if not well_typed or not (value >= low if inclusive else value > low) or not np.isfinite(value):
             noun = "an integer" if kind is Integral else "a finite number"
-            raise MarginRankError(f"{name}={value!r} must be {noun} {'>=' if inclusive else '>'} {low}")
+            raise SettingError(name, f"{name}={value!r} must be {noun} {'>=' if inclusive else '>'} {low}")
     seed = params["random_state"]
     seed_ok = seed is None or isinstance(seed, np.random.Generator) or (
         isinstance(seed, Integral) and not isinstance(seed, bool) and seed >= 0
     )
     if not seed_ok:
-        raise MarginRankError(f"random_state={seed!r} must be None, an integer >= 0 or a numpy Generator")
+        raise SettingError("random_state", f"random_state={seed!r} must be None, an integer >= 0 or a numpy Generator")
 
 
 def _check_data(X: Any, mask: Any, n_columns: int | None = None) -> tuple[Array, Array]:
@@ -94,6 +94,26 @@ def _check_data(X: Any, mask: Any, n_columns: int | None = None) -> tuple[Array,
     return np.where(observed, X, 0.0), observed.astype(np.float64)
 
 
+def _check_rank(k: int, M: Array) -> None:
+    """Refuse a rank above the smaller side of the matrix; warn when the observed entries are fewer
+    than the ``k (n + m − k)`` degrees of freedom of a rank-``k`` matrix (the fill is then not determined)."""
+    n, m = M.shape
+    if k > min(n, m):
+        raise SettingError(
+            "n_components",
+            f"rank n_components={k} is more than min(n_rows, n_columns) = {min(n, m)} of the {n} x {m} matrix; "
+            f"choose n_components <= {min(n, m)}",
+        )
+    freedom, observed = k * (n + m - k), int(M.sum())
+    if observed < freedom:
+        warnings.warn(
+            f"rank n_components={k} has {freedom} degrees of freedom but only {observed} observed entries: the missing "
+            "entries are not determined by the data; choose a smaller n_components",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 class MaskedNMF:
     """Non-negative matrix factorization ``X ≈ W H`` fitted on the observed entries only.
 
@@ -105,7 +125,8 @@ class MaskedNMF:
     Parameters
     ----------
     n_components : int
-        Rank ``k``.
+        Rank ``k``, at most ``min(n_rows, n_columns)``. A warning says when the observed entries are fewer
+        than the ``k (n_rows + n_columns − k)`` degrees of freedom of a rank-``k`` matrix.
     loss : {"frobenius", "kullback-leibler"}, default="frobenius"
     solver : {"auto", "anls", "hals", "mu"}, default="auto"
         ``"anls"``: alternating exact non-negative least squares per row of ``W`` and column of ``H``
@@ -176,9 +197,9 @@ class MaskedNMF:
         if solver == "auto":
             solver = "anls" if self.loss == "frobenius" else "mu"
         if self.loss == "kullback-leibler" and solver in _FROBENIUS_ONLY:
-            raise MarginRankError(f"solver={solver!r} supports only loss='frobenius'; use solver='mu' for KL")
+            raise SettingError("solver", f"solver={solver!r} supports only loss='frobenius'; use solver='mu' for KL")
         if self.loss == "kullback-leibler" and self.l2:
-            raise MarginRankError("l2 is supported only with loss='frobenius'")
+            raise SettingError("l2", "l2 is supported only with loss='frobenius'")
         self._solver = solver
 
     def _solve(self, X: Array, M: Array, W: Array, H: Array, *, update_H: bool) -> SolverResult:
@@ -208,6 +229,7 @@ class MaskedNMF:
         """Fit the model and return ``W`` of shape ``(n_rows, k)``."""
         self._check_params()
         X, M = _check_data(X, mask)
+        _check_rank(self.n_components, M)
         rng = np.random.default_rng(self.random_state)
         best: SolverResult | None = None
         caught: list[warnings.WarningMessage] = []
@@ -247,7 +269,7 @@ class MaskedNMF:
         return W
 
     def inverse_transform(self, W: Any) -> Array:
-        """The reconstruction ``W H`` (the filled matrix)."""
+        """The reconstruction ``W H`` at every entry, observed ones included."""
         if not hasattr(self, "components_"):
             raise MarginRankError("this MaskedNMF is not fitted yet; call fit first")
         W = np.asarray(W, dtype=np.float64)
