@@ -43,7 +43,7 @@ def _check_training_split(recommender: Recommender, train: Interactions, config:
 def run(args: argparse.Namespace) -> int:
     recommender = load_run(args.run)
     settings = resolve(argparse.Namespace(config=args.run / CONFIG))  # checked, with file:line on a bad value
-    dataset = load_source(settings.dataset, settings.data, settings.data_root, settings.split_seed)
+    dataset = load_source(settings)
     _check_training_split(recommender, dataset.train, args.run / CONFIG)
     ks = tuple(args.ks or recommender.params.ks)
     metrics = recommender.evaluate(dataset.test, ks)
