@@ -143,6 +143,15 @@ def test_data_settings_from_a_config_file_are_kept_in_the_run(tmp_path):
     assert resolve(argparse.Namespace(config=again)) == settings
 
 
+def test_a_config_file_may_start_with_a_byte_order_mark(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('\ufeffsplit = "leave-last-out"\n', encoding="utf-8")
+    assert resolve(argparse.Namespace(config=config)).split == "leave-last-out"
+    config.write_text('\ufeffsplit = "latest"\n', encoding="utf-8")
+    assert main(["train", "--quiet", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    assert f"{config}:1: split must be one of" in capsys.readouterr().err
+
+
 def test_evaluate_recommend_export_plot(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", *QUICK, "--out", str(run)]) == 0

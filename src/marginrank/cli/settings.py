@@ -136,8 +136,7 @@ def add_recommender_options(parser: argparse.ArgumentParser) -> None:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as handle:
-            table = tomllib.load(handle)
+        table = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a byte order mark is skipped
     except FileNotFoundError:
         raise MarginRankError("config file not found", path=str(path)) from None
     except IsADirectoryError:
@@ -238,7 +237,7 @@ def _is_kind(value: Any, expected: type) -> bool:
 def _line_of(path: Path, setting: str) -> int | None:
     """The line of ``path`` that sets ``setting`` (``key = ...`` or a ``[key]`` table), if one does."""
     pattern = re.compile(rf"\s*(\[\s*{re.escape(setting)}\s*\]|{re.escape(setting)}\s*=)")
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):
         if pattern.match(line):
             return number
     return None

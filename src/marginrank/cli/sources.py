@@ -8,8 +8,7 @@ from pathlib import Path
 
 from marginrank import datasets
 from marginrank.cli.settings import SPLITS, RunSettings, option_of
-from marginrank.data import Dataset, holdout_split, leave_last_out, read_delimited, read_lightgcn_split
-from marginrank.data.readers import Layout
+from marginrank.data import Dataset, Layout, holdout_split, leave_last_out, read_delimited, read_lightgcn_split
 from marginrank.data.text import source_name
 from marginrank.errors import MarginRankError
 

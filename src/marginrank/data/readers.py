@@ -278,7 +278,7 @@ def _fields(rows: list[list[str]], line_numbers: np.ndarray, delimiter: str | No
             else f"expected {widths[0]} fields like the first row, got {width}"
         )
         raise MarginRankError(problem, path=name, line=int(line_numbers[row]))
-    fields = [np.strings.strip(np.array(list(map(itemgetter(k), rows)), dtype=str)) for k in range(widths[0])]
+    fields = [np.char.strip(np.array(list(map(itemgetter(k), rows)), dtype=str)) for k in range(widths[0])]
     empty = (fields[0] == "") | (fields[1] == "")
     if empty.any():
         row = int(np.flatnonzero(empty)[0])
