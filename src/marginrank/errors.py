@@ -1,4 +1,5 @@
-"""The exception marginrank raises for bad input, and its subclass for a bad setting."""
+"""The exception marginrank raises for bad input, its subclass for a bad setting, and the warning that
+names a setting."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ class MarginRankError(ValueError):
 class SettingError(MarginRankError):
     """A setting with a bad value. ``setting`` names it, so that whoever read it from a file can
     point at the file and line it came from."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+class SettingWarning(UserWarning):
+    """Input that is read, but perhaps not as meant: ``setting`` names the setting that changes how,
+    so that the command line can name its option."""
 
     def __init__(self, setting: str, message: str) -> None:
         super().__init__(message)

@@ -1,3 +1,4 @@
+import argparse
 import json
 
 import numpy as np
@@ -6,6 +7,7 @@ import torch
 
 from marginrank import Recommender, datasets
 from marginrank.cli.main import main
+from marginrank.cli.settings import resolve
 
 QUICK = ["--quiet", "--epochs", "3", "--negatives", "20", "--batch-size", "512"]
 
@@ -97,6 +99,10 @@ def test_bad_toml_names_the_file(tmp_path, capsys):
         ('epochs = 1\nloss = "cccl"\n', 2, "unknown loss 'cccl'"),
         ('split_seed = "a"\n', 1, "setting 'split_seed' must be an integer, got 'a'"),
         ("epochs = 1\nsplit_seed = -3\n", 2, "split_seed must be >= 0, got -3"),
+        ('epochs = 1\nsplit = "latest"\n', 2, "split must be one of holdout, leave-last-out, got 'latest'"),
+        ('header = "yes"\n', 1, "setting 'header' must be true or false, got 'yes'"),
+        ("min_rating = true\n", 1, "setting 'min_rating' must be a number, got True"),
+        ("min_rating = nan\n", 1, "min_rating must be a finite number, got nan"),
     ],
 )
 def test_bad_value_in_toml_names_file_and_line(tmp_path, capsys, text, where, message):
@@ -125,6 +131,25 @@ def test_split_seed_from_the_config_file_is_used(tmp_path):
         config.write_text(f'data = "{data}"\nsplit_seed = {seed}\nepochs = 1\nnegatives = 5\n')
         assert main(["train", "--quiet", "--config", str(config), "--out", str(tmp_path / f"r{seed}")]) == 0
         assert f"split_seed = {seed}" in (tmp_path / f"r{seed}" / "config.toml").read_text()
+
+
+def test_data_settings_from_a_config_file_are_kept_in_the_run(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('split = "leave-last-out"\nheader = false\nmin_rating = 4\n')
+    settings = resolve(argparse.Namespace(config=config))
+    assert (settings.split, settings.header, settings.min_rating) == ("leave-last-out", False, 4.0)
+    again = tmp_path / "again.toml"
+    again.write_text(settings.to_toml())
+    assert resolve(argparse.Namespace(config=again)) == settings
+
+
+def test_a_config_file_may_start_with_a_byte_order_mark(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('\ufeffsplit = "leave-last-out"\n', encoding="utf-8")
+    assert resolve(argparse.Namespace(config=config)).split == "leave-last-out"
+    config.write_text('\ufeffsplit = "latest"\n', encoding="utf-8")
+    assert main(["train", "--quiet", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    assert f"{config}:1: split must be one of" in capsys.readouterr().err
 
 
 def test_evaluate_recommend_export_plot(tmp_path, capsys):

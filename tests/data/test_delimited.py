@@ -1,3 +1,7 @@
+import gzip
+import io
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +14,7 @@ from marginrank.data import (
     read_delimited,
     write_delimited,
 )
-from marginrank.errors import MarginRankError
+from marginrank.errors import MarginRankError, SettingWarning
 
 MOVIELENS_UDATA = "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n196\t302\t5\t881250950\n"
 
@@ -161,3 +165,117 @@ def test_lookup_matches_ids_exactly_and_by_text_form_never_by_rounding():
     assert texts.user_index([7, "x"]).tolist() == [0, 1]
     with pytest.raises(MarginRankError, match=r"user ids must be a flat sequence, got shape \(1, 2\)"):
         texts.user_index([[7, "x"]])
+
+
+def test_a_byte_order_mark_is_skipped(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_text("\ufeff" + "".join(f"{user},{user % 7}\n" for user in range(200)), encoding="utf-8")
+    inter = read_delimited(path)
+    assert inter.n_users == 200 and inter.user_ids.tolist() == list(range(200))
+    path.write_text("\ufeffuser,item\n0,1\n", encoding="utf-8")
+    assert read_delimited(path).user_ids.tolist() == [0]
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";"])
+def test_quoted_fields_follow_csv_quoting(tmp_path, delimiter):
+    path = tmp_path / "quoted.csv"
+    rows = [['"0"', '"1"', "5"], ['"1"', '"Smith, J."', '"3"'], ["2", '"say ""hi"""', "4"]]
+    path.write_text("".join(delimiter.join(row) + "\n" for row in rows))
+    inter = read_delimited(path)
+    assert inter.user_ids.tolist() == [0, 1, 2]
+    assert sorted(inter.item_ids.tolist()) == ["1", "Smith, J.", 'say "hi"']
+    assert inter.ratings.tolist() == [5.0, 3.0, 4.0]
+
+
+def test_an_unclosed_quote_is_named(tmp_path):
+    path = tmp_path / "open.csv"
+    path.write_text('0,1\n"1,2\n2,3\n')
+    with pytest.raises(MarginRankError, match=rf"^{path}:2: unclosed quote"):
+        read_delimited(path)
+
+
+def test_ids_are_text_unless_plain_integers(tmp_path):
+    path = tmp_path / "zeros.csv"
+    path.write_text("007,1\n7,2\n0012,1\n012,3\n12,4\n")
+    inter = read_delimited(path)
+    assert inter.user_ids.tolist() == ["0012", "007", "012", "12", "7"]
+    assert inter.item_ids.tolist() == [1, 2, 3, 4]
+    assert inter.user_index(["007", "7", 7]).tolist() == [1, 4, 4]
+    write_delimited(inter, tmp_path / "out.csv")
+    assert read_delimited(tmp_path / "out.csv").user_ids.tolist() == inter.user_ids.tolist()
+    (tmp_path / "ints.csv").write_text("7,1\n8,1\n")
+    (tmp_path / "test.csv").write_text("07,1\n")
+    integers = read_delimited(tmp_path / "ints.csv")
+    with pytest.raises(MarginRankError, match="unknown user id '07'"):
+        integers.user_index(["07"])
+    with pytest.raises(MarginRankError, match=r"test\.csv:1: user '07' is unknown"):
+        read_delimited(tmp_path / "test.csv", like=integers)
+
+
+@pytest.mark.parametrize(("header", "users"), [(None, ["a", "c", "customer"]), (True, ["a", "c"]), (False, ["a", "c", "customer"])])
+def test_a_header_can_be_named(tmp_path, header, users):
+    path = tmp_path / "names.csv"
+    path.write_text("customer,product\na,b\nc,d\n")
+    assert read_delimited(path, header=header).user_ids.tolist() == users
+
+
+def test_the_layout_read_is_reported(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_text("customer;product;stars\n0;1;5\n")
+    seen = []
+    read_delimited(path, report=lambda layout: seen.append(str(layout)))
+    assert seen == ["semicolon-separated, header 'customer;product;stars' skipped, columns user, item, rating"]
+    (tmp_path / "plain.tsv").write_text("0\t1\n")
+    read_delimited(tmp_path / "plain.tsv", report=lambda layout: seen.append(str(layout)))
+    assert seen[-1] == "tab-separated, no header, columns user, item"
+
+
+def test_bytes_that_are_not_utf8_are_named_by_line(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("0,1\n1,2\n2,café\n".encode("latin-1"))
+    with pytest.raises(MarginRankError, match=rf"^{path}:3: not UTF-8 text"):
+        read_delimited(path)
+
+
+@pytest.mark.parametrize("name", ["ratings.csv.gz", "ratings.csv"])
+def test_gzip_is_read_transparently(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(b"\xef\xbb\xbfuser,item,rating\n0,1,5\n1,2,3\n"))
+    inter = read_delimited(path)
+    assert inter.user_ids.tolist() == [0, 1] and inter.ratings.tolist() == [5.0, 3.0]
+
+
+def test_a_broken_gzip_file_is_named(tmp_path):
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(gzip.compress(b"0,1\n1,2\n" * 100)[:30])
+    with pytest.raises(MarginRankError, match=rf"^{path}: not a complete gzip file"):
+        read_delimited(path)
+
+
+def test_a_binary_stream_is_read(tmp_path):
+    inter = read_delimited(io.BytesIO(b"0,1\n1,2\n"))
+    assert inter.user_ids.tolist() == [0, 1] and inter.source == "<stream>"
+
+
+def test_min_rating_keeps_ratings_at_or_above_it(tmp_path):
+    path = tmp_path / "stars.csv"
+    path.write_text("a,x,5\na,y,2\nb,x,4\nc,y,1\n")
+    inter = read_delimited(path, min_rating=4)
+    assert inter.user_ids.tolist() == ["a", "b"] and inter.item_ids.tolist() == ["x"]
+    assert inter.ratings.tolist() == [5.0, 4.0]
+    with pytest.raises(MarginRankError, match=rf"^{path}: no rating is at least 6"):
+        read_delimited(path, min_rating=6)
+    (tmp_path / "pairs.csv").write_text("a,x\n")
+    with pytest.raises(MarginRankError, match="min_rating needs a rating column; this file has 2 columns"):
+        read_delimited(tmp_path / "pairs.csv", min_rating=4)
+
+
+def test_negative_ratings_warn_naming_min_rating(tmp_path):
+    path = tmp_path / "likes.csv"
+    path.write_text("a,x,1\na,y,-1\nb,x,-1\n")
+    with pytest.warns(SettingWarning, match="2 ratings are negative and count as interactions; set min_rating") as info:
+        inter = read_delimited(path)
+    assert len(inter) == 3 and info[0].message.setting == "min_rating"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(read_delimited(path, min_rating=0)) == 1

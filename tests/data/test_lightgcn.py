@@ -81,3 +81,10 @@ def test_real_splits_match_published_statistics(name, users, items, train, test)
     assert (len(train_set), len(test_set)) == (train, test)
     assert train_set.overlap(test_set) == 0
     assert np.all(train_set.user_counts() > 0)
+
+
+def test_a_byte_order_mark_is_skipped(tmp_path):
+    write(tmp_path / "train.txt", "\ufeff0 1 2\n1 2\n")
+    write(tmp_path / "test.txt", "\ufeff0 3\n")
+    train, test = read_lightgcn_split(tmp_path)
+    assert train.user_ids.tolist() == [0, 1] and test.users.tolist() == [0] and test.items.tolist() == [3]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from marginrank.cli.settings import run_settings
 from marginrank.cli.sources import add_source_options, load_source
 from marginrank.metrics import evaluate_popularity
 
@@ -23,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    dataset = load_source(args.dataset, args.data, args.data_root, args.split_seed)
+    dataset = load_source(run_settings(args))
     summary = dataset.summary()
     ks = args.ks or [min(20, dataset.n_items)]
     baseline = evaluate_popularity(dataset.train.matrix, dataset.test.matrix, ks=ks)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from marginrank import __version__
 from marginrank.allocator import tune_allocator
-from marginrank.errors import MarginRankError, SettingError
+from marginrank.errors import MarginRankError, SettingError, SettingWarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     """Warnings for a person at a terminal: what happened, not the library line that noticed it;
-    one raised by another library (torch, numpy) says which."""
+    one raised by another library (torch, numpy) says which, and one that names a setting names its
+    option too."""
+    from marginrank.cli.settings import option_of
+
+    if isinstance(message, SettingWarning):
+        message = f"{message} (option {option_of(message.setting)})"
     parts = Path(filename).parts
     if "marginrank" in parts:
         origin = ""

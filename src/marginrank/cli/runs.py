@@ -41,7 +41,7 @@ def load_run_data(run: Path, recommender: Recommender) -> Dataset:
     """The dataset the run's ``config.toml`` names, checked to split into the training pairs the model saw
     (otherwise its test split is not the run's)."""
     settings = resolve(argparse.Namespace(config=run / CONFIG))  # checked, with file:line on a bad value
-    dataset = load_source(settings.dataset, settings.data, settings.data_root, settings.split_seed)
+    dataset = load_source(settings)
     train = dataset.train
     same = (
         np.array_equal(recommender.user_ids, train.user_ids)

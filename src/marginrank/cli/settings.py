@@ -2,7 +2,8 @@
 
 Every field of :class:`marginrank.recommender.RecommenderParams` is an option (``--batch-size``,
 ``--no-exclude-positives``, ``--loss-param margins=[0.7,0.8]``, ``--model-param layers=1``) and a TOML
-key (``batch_size``, tables ``[loss_params]``, ``[model_params]``, ``[miner_params]``); the run-level keys are ``dataset``, ``data``, ``data_root``, ``split_seed``.
+key (``batch_size``, tables ``[loss_params]``, ``[model_params]``, ``[miner_params]``); the run-level keys are ``dataset``, ``data``, ``data_root``,
+``split``, ``split_seed``, ``header`` and ``min_rating``.
 They become typed settings here, once; the library never sees them.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -18,7 +20,11 @@ from typing import Any
 from marginrank.errors import MarginRankError, SettingError
 from marginrank.recommender import RecommenderParams, field_kind
 
-RUN_KEYS = {"dataset": str, "data": str, "data_root": str, "split_seed": int}
+RUN_KEYS = {
+    "dataset": str, "data": str, "data_root": str, "split": str, "split_seed": int, "header": bool, "min_rating": float,
+}
+KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+SPLITS = ("holdout", "leave-last-out")
 
 TABLES = {"loss_params": "--loss-param", "model_params": "--model-param", "miner_params": "--miner-param"}
 
@@ -79,7 +85,10 @@ class RunSettings:
     dataset: str | None = None
     data: Path | None = None
     data_root: Path | None = None
+    split: str = "holdout"
     split_seed: int = 0
+    header: bool | None = None
+    min_rating: float | None = None
 
     def to_toml(self) -> str:
         """The resolved settings as TOML (what ``--config`` reads back)."""
@@ -127,8 +136,7 @@ def add_recommender_options(parser: argparse.ArgumentParser) -> None:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as handle:
-            table = tomllib.load(handle)
+        table = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a byte order mark is skipped
     except FileNotFoundError:
         raise MarginRankError("config file not found", path=str(path)) from None
     except IsADirectoryError:
@@ -189,8 +197,16 @@ def resolve(args: argparse.Namespace) -> RunSettings:
         dataset=run.get("dataset"),
         data=Path(run["data"]) if run.get("data") else None,
         data_root=Path(run["data_root"]) if run.get("data_root") else None,
+        split=run.get("split", "holdout"),
         split_seed=run.get("split_seed", 0),
+        header=run.get("header"),
+        min_rating=None if run.get("min_rating") is None else float(run["min_rating"]),
     )
+
+
+def run_settings(args: argparse.Namespace) -> RunSettings:
+    """The run-level settings alone, for a command that trains nothing (``inspect``)."""
+    return resolve(argparse.Namespace(**{key: getattr(args, key, None) for key in RUN_KEYS}))
 
 
 def _typed(values: dict[str, Any]) -> tuple[RecommenderParams, dict[str, Any]]:
@@ -198,18 +214,30 @@ def _typed(values: dict[str, Any]) -> tuple[RecommenderParams, dict[str, Any]]:
     values = dict(values)
     run = {key: values.pop(key) for key in list(values) if key in RUN_KEYS}
     for key, expected in RUN_KEYS.items():
-        if key in run and (isinstance(run[key], bool) or not isinstance(run[key], (expected, Path))):
-            kind = "an integer" if expected is int else "a string"
-            raise SettingError(key, f"setting {key!r} must be {kind}, got {run[key]!r}")
+        if key in run and not _is_kind(run[key], expected):
+            raise SettingError(key, f"setting {key!r} must be {KIND_NAMES[expected]}, got {run[key]!r}")
     if run.get("split_seed", 0) < 0:
         raise SettingError("split_seed", f"split_seed must be >= 0, got {run['split_seed']}")
+    if run.get("split", "holdout") not in SPLITS:
+        raise SettingError("split", f"split must be one of {', '.join(SPLITS)}, got {run['split']!r}")
+    if "min_rating" in run and not math.isfinite(run["min_rating"]):
+        raise SettingError("min_rating", f"min_rating must be a finite number, got {run['min_rating']!r}")
     return RecommenderParams(**values), run
+
+
+def _is_kind(value: Any, expected: type) -> bool:
+    """Whether a run-level value has its key's type (a path counts as a string, an int as a number)."""
+    if isinstance(value, bool) or expected is bool:
+        return isinstance(value, bool) and expected is bool
+    if expected is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, (expected, Path))
 
 
 def _line_of(path: Path, setting: str) -> int | None:
     """The line of ``path`` that sets ``setting`` (``key = ...`` or a ``[key]`` table), if one does."""
     pattern = re.compile(rf"\s*(\[\s*{re.escape(setting)}\s*\]|{re.escape(setting)}\s*=)")
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):
         if pattern.match(line):
             return number
     return None

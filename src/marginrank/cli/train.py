@@ -11,7 +11,7 @@ from pathlib import Path
 from marginrank.atomic import atomic_write_text
 from marginrank.cli.runs import CONFIG, fresh_run_dir
 from marginrank.cli.settings import RunSettings, add_recommender_options, resolve
-from marginrank.cli.sources import add_source_options, load_source
+from marginrank.cli.sources import STDIN, add_source_options, load_source
 from marginrank.errors import MarginRankError
 from marginrank.recommender import Recommender
 from marginrank.training.distributed import leave
@@ -36,7 +36,8 @@ def register(subparsers) -> None:
 # what a checkpoint fixes: the data and splits it was trained on, the tables' shape, the optimizer and
 # the schedule (their states, learning rate included, are restored from it, so a new value would be ignored)
 FIXED_ON_RESUME = (
-    "dataset", "data", "data_root", "split_seed", "seed", "protocol", "valid_ratio", "model", "model_params", "dim", "similarity",
+    "dataset", "data", "data_root", "split", "split_seed", "header", "min_rating", "seed", "protocol", "valid_ratio",
+    "model", "model_params", "dim", "similarity",
     "optimizer", "sparse", "lr", "lr_schedule", "lr_patience", "lr_factor", "min_lr",
 )
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     is_main = int(os.environ.get("RANK", "0")) == 0
     if distributed and args.out is None:
         raise MarginRankError("with torchrun, name the run folder with --out (every process must agree on it)")
-    dataset = load_source(settings.dataset, settings.data, settings.data_root, settings.split_seed)
+    dataset = load_source(settings)
     run_dir = args.out if args.resume else fresh_run_dir(args.out, f"{dataset.name}-{settings.recommender.loss}")
     params = settings.recommender
     created = not run_dir.exists()
@@ -84,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _absolute_paths(settings: RunSettings) -> RunSettings:
-    """Data paths as absolute paths, so that the run folder finds its data from any directory."""
-    settings.data = settings.data.resolve() if settings.data else None
+    """Data paths as absolute paths, so that the run folder finds its data from any directory
+    (standard input, ``-``, stays itself)."""
+    settings.data = settings.data.resolve() if settings.data and settings.data != STDIN else settings.data
     settings.data_root = settings.data_root.resolve() if settings.data_root else None
     return settings
 

@@ -3,7 +3,7 @@
 from marginrank.data.dataset import Dataset
 from marginrank.data.filters import k_core, rating_threshold
 from marginrank.data.interactions import DuplicateInteractionWarning, Interactions
-from marginrank.data.readers import from_dataframe, read_delimited, read_lightgcn, read_lightgcn_split
+from marginrank.data.readers import Layout, from_dataframe, read_delimited, read_lightgcn, read_lightgcn_split
 from marginrank.data.splits import holdout_split, leave_last_out
 from marginrank.data.writers import write_delimited, write_lightgcn
 
@@ -13,6 +13,7 @@ __all__ = [
     "Dataset",
     "DuplicateInteractionWarning",
     "Interactions",
+    "Layout",
     "from_dataframe",
     "from_sparse",
     "holdout_split",

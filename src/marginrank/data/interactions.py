@@ -253,17 +253,26 @@ def id_index(ids: np.ndarray) -> dict:
 def lookup_ids(index: dict, raw_ids, kind: str) -> np.ndarray:
     """Map raw ids to indices. An id matches itself (any hashable value); ids read from text also
     match in their int or str form (``"7"`` finds 7, 7 finds ``"7"``), but never by rounding: 1.9
-    and True are no user 1."""
+    and True are no user 1, and ``"007"`` is no user 7."""
     array = np.atleast_1d(np.asarray(raw_ids, dtype=object))
     if array.ndim != 1:
         raise MarginRankError(f"{kind} ids must be a flat sequence, got shape {array.shape}")
+    found = find_ids(index, array.tolist())
+    unknown = np.flatnonzero(found < 0)
+    if unknown.size:
+        raise MarginRankError(f"unknown {kind} id {array[unknown[0]]!r}")
+    return found
+
+
+def find_ids(index: dict, raw_ids: list) -> np.ndarray:
+    """Index of each raw id, -1 where it is unknown; ids match as in :func:`lookup_ids`."""
     int_keys = bool(index) and isinstance(next(iter(index)), int)
-    out = np.empty(len(array), dtype=np.int64)
-    for position, value in enumerate(array.tolist()):
+    out = np.empty(len(raw_ids), dtype=np.int64)
+    for position, value in enumerate(raw_ids):
         try:
             out[position] = _position(index, value, int_keys)
         except (KeyError, ValueError, TypeError):
-            raise MarginRankError(f"unknown {kind} id {value!r}") from None
+            out[position] = -1
     return out
 
 
@@ -273,7 +282,7 @@ def _position(index: dict, value, int_keys: bool) -> int:
     if value in index:
         return index[value]
     if int_keys:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or str(int(value)) != value:
             raise KeyError(value)
         return index[int(value)]
     return index[str(value)]

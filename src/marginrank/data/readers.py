@@ -6,16 +6,21 @@ what is wrong; nothing from deep inside numpy reaches the user.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 
-from marginrank.data.interactions import Interactions
-from marginrank.errors import MarginRankError
+from marginrank.checks import require_number
+from marginrank.data.interactions import Interactions, find_ids
+from marginrank.data.text import Source, read_text, source_name
+from marginrank.errors import MarginRankError, SettingWarning
 
 INT64 = range(-(2**63), 2**63)  # the integers an int64 array holds
 
@@ -24,17 +29,7 @@ PathLike = str | os.PathLike
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text) of every line; a missing, unreadable or empty file is an error."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MarginRankError("file not found", path=str(path)) from None
-    except IsADirectoryError:
-        raise MarginRankError("is a directory, expected a file", path=str(path)) from None
-    except UnicodeDecodeError as error:
-        raise MarginRankError(f"not UTF-8 text ({error.reason})", path=str(path)) from None
-    if not text.strip():
-        raise MarginRankError("file is empty", path=str(path))
-    return enumerate(text.splitlines(), start=1)
+    return enumerate(read_text(path).splitlines(), start=1)
 
 
 def _parse_lightgcn(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -133,10 +128,25 @@ def _check_test_users(train: Interactions, test: Interactions, test_path: Path, 
 
 
 _HEADER_WORDS = {"user", "user_id", "userid", "uid", "item", "item_id", "itemid", "iid", "movie_id", "rating", "timestamp"}
+COLUMNS = ("user", "item", "rating", "timestamp")
+_DELIMITER_NAMES = {None: "whitespace", "\t": "tab", ",": "comma", ";": "semicolon"}
 
 
-def _split_fields(line: str, delimiter: str | None) -> list[str]:
-    return [f.strip() for f in line.split(delimiter)] if delimiter else line.split()
+@dataclass(frozen=True)
+class Layout:
+    """How :func:`read_delimited` read a file: its delimiter (None: any whitespace), the header line it
+    skipped (None: the first line was a row) and the number of fields per row."""
+
+    delimiter: str | None
+    header: str | None
+    width: int
+
+    def __str__(self) -> str:
+        separated = _DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter)) + "-separated"
+        header = "no header" if self.header is None else f"header {self.header!r} skipped"
+        columns = ", ".join(COLUMNS[: self.width])
+        ignored = f", {self.width - len(COLUMNS)} more ignored" if self.width > len(COLUMNS) else ""
+        return f"{separated}, {header}, columns {columns}{ignored}"
 
 
 def _sniff_delimiter(first_line: str) -> str | None:
@@ -144,6 +154,37 @@ def _sniff_delimiter(first_line: str) -> str | None:
         if candidate in first_line:
             return candidate
     return None  # any whitespace
+
+
+def _split_rows(numbered: list[tuple[int, str]], delimiter: str | None, name: str) -> list[list[str]]:
+    """The fields of each line, by the quoting rules of CSV (``"a, b"`` is one field, ``""`` a quote)."""
+    lines = [line for _, line in numbered]
+    if delimiter is None:
+        return [line.split() for line in lines]
+    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True, strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error:
+        rows = []
+    if len(rows) != len(lines):
+        _raise_quoting_error(lines, delimiter, [n for n, _ in numbered], name)
+    return rows
+
+
+def _raise_quoting_error(lines: list[str], delimiter: str, line_numbers: list[int], name: str) -> None:
+    """Name the line where CSV parsing went wrong: a bad quote, or one left open (which swallows the
+    lines after it)."""
+    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True, strict=True)
+    start = 0
+    try:
+        for _ in reader:
+            if reader.line_num != start + 1:
+                break
+            start = reader.line_num
+    except csv.Error as error:
+        if reader.line_num == start + 1 and "end of data" not in str(error):
+            raise MarginRankError(f"bad quoting: {error}", path=name, line=line_numbers[start]) from None
+    raise MarginRankError("unclosed quote (a field that opens with \" must end with \")", path=name, line=line_numbers[start])
 
 
 def _is_float(text: str) -> bool:
@@ -161,111 +202,177 @@ def _names_above_numbers(first: list[str], second: list[str]) -> bool:
 
 
 def read_delimited(
-    path: PathLike,
+    source: Source,
     *,
     delimiter: str | None = "auto",
     header: bool | None = None,
+    min_rating: float | None = None,
     like: Interactions | None = None,
+    report: Callable[[Layout], None] | None = None,
 ) -> Interactions:
-    """A delimited file of ``user,item[,rating[,timestamp]]`` rows (CSV, TSV or whitespace).
+    """A delimited file of ``user,item[,rating[,timestamp]]`` rows (CSV, TSV or whitespace), from a
+    path or a binary stream (``sys.stdin.buffer``); gzip-compressed or not, with or without a byte
+    order mark.
 
-    Raw ids may be strings (MovieLens ``u.data`` works as is). ``delimiter="auto"`` picks tab,
-    comma or semicolon from the first line, else whitespace; ``header=None`` detects a header line
-    (known column names such as ``user_id``, or a first line without numbers above one with some). With ``like`` (a training
-    set), ids are mapped into its index space: an unknown user is an error naming the line, an
-    unknown item (which no model trained on ``like`` can rank) is dropped with a warning.
+    Fields follow CSV quoting (``"0","1",5``). Ids are kept as written: a column of plain integers
+    (``str(int(id)) == id`` for every id) becomes ints, any other column stays text, so ``007`` and
+    ``7`` are two ids (MovieLens ``u.data`` works as is). ``delimiter="auto"`` picks tab, comma or
+    semicolon from the first line, else whitespace; ``header=None`` detects a header line (known
+    column names such as ``user_id``, or a first line without numbers above one with some); names
+    above text ids cannot be told from a row, so say ``header=True``. ``report`` is called with the
+    :class:`Layout` read. ``min_rating`` keeps the rows rated at least that; without it, negative
+    ratings count as interactions, with a warning. With ``like`` (a training set), ids are mapped
+    into its index space: an unknown user is an error naming the line, an unknown item (which no
+    model trained on ``like`` can rank) is dropped with a warning.
     """
-    path = Path(path)
-    numbered = [(n, line) for n, line in _lines(path) if line.strip() and not line.lstrip().startswith("#")]
+    name = source_name(source)
+    numbered = [
+        (number, line) for number, line in enumerate(read_text(source).splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not numbered:
-        raise MarginRankError("no rows: every line is blank or a # comment", path=str(path))
-    first = numbered[0][1]
+        raise MarginRankError("no rows: every line is blank or a # comment", path=name)
     if delimiter == "auto":
-        delimiter = _sniff_delimiter(first)
-    first_fields = _split_fields(first, delimiter)
+        delimiter = _sniff_delimiter(numbered[0][1])
+    rows = _split_rows(numbered, delimiter, name)
     if header is None:
-        header = any(f.lower() in _HEADER_WORDS for f in first_fields) or _names_above_numbers(
-            first_fields, _split_fields(numbered[1][1], delimiter) if len(numbered) > 1 else []
+        header = any(f.strip().lower() in _HEADER_WORDS for f in rows[0]) or _names_above_numbers(
+            rows[0], rows[1] if len(rows) > 1 else []
         )
+    header_line = numbered[0][1] if header else None
     if header:
-        numbered = numbered[1:]
-        if not numbered:
-            raise MarginRankError("file has a header and no rows", path=str(path))
-    rows = [(n, _split_fields(line, delimiter)) for n, line in numbered]
-    width = len(rows[0][1])
-    for number, fields in rows:
-        if len(fields) < 2:
-            raise MarginRankError(
-                f"expected user{delimiter or ' '}item[,rating[,timestamp]], got {len(fields)} field(s)",
-                path=str(path),
-                line=number,
-            )
-        if not fields[0] or not fields[1]:
-            raise MarginRankError(f"empty {'user' if not fields[0] else 'item'} field", path=str(path), line=number)
-        if len(fields) != width:
-            raise MarginRankError(f"expected {width} fields like the first row, got {len(fields)}", path=str(path), line=number)
-    raw_users = [fields[0] for _, fields in rows]
-    raw_items = [fields[1] for _, fields in rows]
-    columns = {}
-    for position, name in ((2, "rating"), (3, "timestamp")):
-        if width > position:
-            try:
-                columns[name] = np.array([float(fields[position]) for _, fields in rows])
-            except ValueError:
-                number, fields = next((n, f) for n, f in rows if not _is_float(f[position]))
-                raise MarginRankError(f"{name} {fields[position]!r} is not a number", path=str(path), line=number) from None
-            infinite = np.flatnonzero(~np.isfinite(columns[name]))
-            if infinite.size:
-                number, fields = rows[infinite[0]]
-                raise MarginRankError(f"{name} {fields[position]!r} is not a finite number", path=str(path), line=number)
-    if like is None:
-        user_ids, users = _encode(raw_users)
-        item_ids, items = _encode(raw_items)
-        return Interactions.from_pairs(
-            users, items, user_ids=user_ids, item_ids=item_ids,
-            ratings=columns.get("rating"), timestamps=columns.get("timestamp"), source=str(path),
+        numbered, rows = numbered[1:], rows[1:]
+        if not rows:
+            raise MarginRankError("file has a header and no rows", path=name)
+    line_numbers = np.array([number for number, _ in numbered], dtype=np.int64)
+    fields = _fields(rows, line_numbers, delimiter, name)
+    if report is not None:
+        report(Layout(delimiter, header_line, len(fields)))
+    numbers = {
+        kind: _numbers(fields[position], kind, line_numbers, name)
+        for position, kind in enumerate(COLUMNS) if 2 <= position < len(fields)
+    }
+    keep = _rated(numbers.get("rating"), min_rating, len(fields), name)
+    if keep is not None:
+        fields, line_numbers = [column[keep] for column in fields], line_numbers[keep]
+        numbers = {kind: values[keep] for kind, values in numbers.items()}
+    if like is not None:
+        return _map_into(like, fields[0], fields[1], numbers, name, line_numbers)
+    user_ids, users = _encode(fields[0])
+    item_ids, items = _encode(fields[1])
+    return Interactions.from_pairs(
+        users, items, user_ids=user_ids, item_ids=item_ids,
+        ratings=numbers.get("rating"), timestamps=numbers.get("timestamp"), source=name,
+    )
+
+
+def _fields(rows: list[list[str]], line_numbers: np.ndarray, delimiter: str | None, name: str) -> list[np.ndarray]:
+    """The columns of the rows as text arrays, each field stripped; a short, uneven or empty row is an
+    error naming its line."""
+    widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    bad = np.flatnonzero((widths < 2) | (widths != widths[0]))
+    if bad.size:
+        row, width = bad[0], int(widths[bad[0]])
+        problem = (
+            f"expected user{delimiter or ' '}item[,rating[,timestamp]], got {width} field(s)" if width < 2
+            else f"expected {widths[0]} fields like the first row, got {width}"
         )
-    return _map_into(like, raw_users, raw_items, columns, path, [n for n, _ in rows])
+        raise MarginRankError(problem, path=name, line=int(line_numbers[row]))
+    fields = [np.char.strip(np.array(list(map(itemgetter(k), rows)), dtype=str)) for k in range(widths[0])]
+    empty = (fields[0] == "") | (fields[1] == "")
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        kind = "user" if fields[0][row] == "" else "item"
+        raise MarginRankError(f"empty {kind} field", path=name, line=int(line_numbers[row]))
+    return fields
 
 
-def _encode(raw: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Raw ids -> (sorted unique ids, index per row); all-integer ids sort numerically."""
-    if all(re.fullmatch(r"[+-]?\d+", value) for value in raw):
-        numbers = [int(value) for value in raw]
-        fits = all(number in INT64 for number in numbers)
-        values = np.array(numbers, dtype=np.int64 if fits else object)  # Python ints still sort numerically
-    else:
-        values = np.array(raw, dtype=object)
-    unique, inverse = np.unique(values, return_inverse=True)
-    return unique, inverse.astype(np.int64)
+def _numbers(column: np.ndarray, kind: str, line_numbers: np.ndarray, name: str) -> np.ndarray:
+    """A rating or timestamp column as finite floats; a bad value is an error naming its line."""
+    try:
+        values = column.astype(np.float64)
+    except ValueError:
+        bad = next(row for row, text in enumerate(column.tolist()) if not _is_float(text))
+        raise MarginRankError(f"{kind} {str(column[bad])!r} is not a number", path=name, line=int(line_numbers[bad])) from None
+    infinite = np.flatnonzero(~np.isfinite(values))
+    if infinite.size:
+        row = infinite[0]
+        raise MarginRankError(f"{kind} {str(column[row])!r} is not a finite number", path=name, line=int(line_numbers[row]))
+    return values
+
+
+def _rated(ratings: np.ndarray | None, min_rating: float | None, width: int, name: str) -> np.ndarray | None:
+    """The rows that count as interactions (None: all). Negative ratings without ``min_rating`` are
+    kept with a warning: a dislike read as an interaction is wrong without a word otherwise."""
+    if min_rating is None:
+        negative = 0 if ratings is None else int((ratings < 0).sum())
+        if negative:
+            warnings.warn(SettingWarning(
+                "min_rating",
+                f"{name}: {negative} ratings are negative and count as interactions; "
+                "set min_rating to keep only ratings at or above it",
+            ), stacklevel=3)
+        return None
+    min_rating = require_number("min_rating", min_rating)
+    if ratings is None:
+        raise MarginRankError(f"min_rating needs a rating column; this file has {width} columns", path=name)
+    keep = ratings >= min_rating
+    if not keep.any():
+        raise MarginRankError(f"no rating is at least {min_rating:g} (min_rating); the largest is {ratings.max():g}", path=name)
+    return keep
+
+
+def _encode(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw ids -> (sorted unique ids, index per row): ints in numeric order when every id is a plain
+    integer, else text in code-point order."""
+    unique, inverse = np.unique(column, return_inverse=True)
+    numbers = _plain_integers(unique)
+    if numbers is None:
+        return unique.astype(object), inverse.astype(np.int64)
+    order = np.argsort(numbers, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return numbers[order], rank[inverse]
+
+
+def _plain_integers(texts: np.ndarray) -> np.ndarray | None:
+    """``texts`` as integers if each reads back exactly (``str(int(t)) == t``: not ``007``, ``+7``,
+    ``1_000``); int64 where they fit, else Python ints."""
+    try:
+        numbers = texts.astype(np.int64)
+    except ValueError:
+        return None
+    except OverflowError:
+        try:
+            numbers = np.array([int(text) for text in texts.tolist()], dtype=object)
+        except ValueError:
+            return None
+    return numbers if (numbers.astype(str) == texts).all() else None
 
 
 def _map_into(
-    like: Interactions, raw_users: list, raw_items: list, columns: dict, path: Path, line_numbers: list[int]
+    like: Interactions, raw_users: np.ndarray, raw_items: np.ndarray, numbers: dict, name: str, line_numbers: np.ndarray
 ) -> Interactions:
-    index_of = {"user": like.user_id_index, "item": like.item_id_index}
-    int_keys = {kind: bool(index) and isinstance(next(iter(index)), int) for kind, index in index_of.items()}
-
-    def lookup(kind: str, value: str) -> int:
-        try:
-            return index_of[kind].get(int(value) if int_keys[kind] else value, -1)
-        except ValueError:
-            return -1
-
-    users = np.array([lookup("user", value) for value in raw_users], dtype=np.int64)
-    items = np.array([lookup("item", value) for value in raw_items], dtype=np.int64)
+    users = _positions(like.user_id_index, raw_users)
+    items = _positions(like.item_id_index, raw_items)
     if (users < 0).any():
         first = int(np.flatnonzero(users < 0)[0])
-        raise MarginRankError(f"user {raw_users[first]!r} is unknown to the training data", path=str(path), line=line_numbers[first])
+        raise MarginRankError(f"user {str(raw_users[first])!r} is unknown to the training data", path=name, line=int(line_numbers[first]))
     keep = items >= 0
     if not keep.all():
-        warnings.warn(f"{path}: {int((~keep).sum())} rows with items unknown to the training data dropped", stacklevel=3)
+        warnings.warn(f"{name}: {int((~keep).sum())} rows with items unknown to the training data dropped", stacklevel=3)
     return Interactions.from_pairs(
         users[keep], items[keep], user_ids=like.user_ids, item_ids=like.item_ids,
-        ratings=None if "rating" not in columns else columns["rating"][keep],
-        timestamps=None if "timestamp" not in columns else columns["timestamp"][keep],
-        source=str(path),
+        ratings=None if "rating" not in numbers else numbers["rating"][keep],
+        timestamps=None if "timestamp" not in numbers else numbers["timestamp"][keep],
+        source=name,
     )
+
+
+def _positions(index: dict, column: np.ndarray) -> np.ndarray:
+    """Index of each raw id of ``column`` in a training set's ``index``, -1 where unknown."""
+    unique, inverse = np.unique(column, return_inverse=True)
+    return find_ids(index, unique.tolist())[inverse]
 
 
 def _factorize(column) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,66 @@
+"""The text of an input file, from a path or a binary stream (standard input).
+
+Rating files often come gzip-compressed or with a byte order mark: both are undone here, so every
+reader sees the same plain text, and bytes that are not UTF-8 are named by their line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import os
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from marginrank.errors import MarginRankError
+
+Source = str | os.PathLike | BinaryIO
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def source_name(source: Source) -> str:
+    """How messages name the source: its path, or the stream's name (``<stdin>``)."""
+    if hasattr(source, "read"):
+        return str(getattr(source, "name", "<stream>"))
+    return str(source)
+
+
+def read_text(source: Source) -> str:
+    """The decoded text; a missing, unreadable, empty or non-UTF-8 source is an error naming it."""
+    name = source_name(source)
+    data = _read_bytes(source, name)
+    if data.startswith(_GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+            raise MarginRankError(f"not a complete gzip file ({error})", path=name) from None
+    elif data.startswith(_ZIP_MAGIC):
+        raise MarginRankError("a zip archive: extract the file inside it first", path=name)
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MarginRankError(
+            f"not UTF-8 text (byte 0x{data[error.start]:02x}: {error.reason}); save it as UTF-8",
+            path=name, line=data.count(b"\n", 0, error.start) + 1,
+        ) from None
+    if not text.strip():
+        raise MarginRankError("file is empty", path=name)
+    return text
+
+
+def _read_bytes(source: Source, name: str) -> bytes:
+    if hasattr(source, "read"):
+        data = source.read()
+        if isinstance(data, str):
+            raise MarginRankError("expected a binary stream (such as sys.stdin.buffer), got text", path=name)
+        return data
+    try:
+        return Path(source).read_bytes()
+    except FileNotFoundError:
+        raise MarginRankError("file not found", path=name) from None
+    except IsADirectoryError:
+        raise MarginRankError("is a directory, expected a file", path=name) from None
