@@ -14,13 +14,14 @@ from marginrank.cli.sources import load_source
 from marginrank.cli.train import print_metrics
 from marginrank.data import Interactions
 from marginrank.errors import MarginRankError
-from marginrank.metrics import evaluate_popularity
 from marginrank.recommender import Recommender
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="evaluate a finished run on its test split")
     parser.add_argument("run", type=Path, help="run folder written by train")
+    parser.add_argument("--data", type=Path, default=None, help="where the run's data file or folder is now (default: where it was trained)")
+    parser.add_argument("--data-root", type=Path, default=None, help="where the run's named dataset lives now (default: where it was trained)")
     parser.add_argument("-k", "--ks", type=int, nargs="+", default=None, help="cut-offs (default: those of the run)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
@@ -43,11 +44,14 @@ def _check_training_split(recommender: Recommender, train: Interactions, config:
 def run(args: argparse.Namespace) -> int:
     recommender = load_run(args.run)
     settings = resolve(argparse.Namespace(config=args.run / CONFIG))  # checked, with file:line on a bad value
-    dataset = load_source(settings.dataset, settings.data, settings.data_root, settings.split_seed)
+    data, data_root = args.data or settings.data, args.data_root or settings.data_root
+    if args.data is None and data is not None and not data.exists():
+        raise MarginRankError("the run's data is not there any more: pass --data with where it is now", path=str(data))
+    dataset = load_source(settings.dataset, data, data_root, settings.split_seed)
     _check_training_split(recommender, dataset.train, args.run / CONFIG)
     ks = tuple(args.ks or recommender.params.ks)
     metrics = recommender.evaluate(dataset.test, ks)
-    metrics["popularity"] = evaluate_popularity(dataset.train.matrix, dataset.test.matrix, ks, seed=recommender.params.seed)
+    metrics["popularity"] = recommender.popularity(dataset.test, ks)
     for key in ("protocol", "optimistic", "best_epoch", "epochs_run", "stopped"):
         metrics[key] = recommender.metrics_.get(key)
     if args.json:
