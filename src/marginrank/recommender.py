@@ -45,8 +45,8 @@ from marginrank.errors import MarginRankError, SettingError
 from marginrank.guards import CollapseMonitor, NormConstraint
 from marginrank.metrics import evaluate_popularity
 from marginrank.metrics.full_ranking import cut_offs
-from marginrank.metrics.split_checks import check_evaluation_split
 from marginrank.metrics.ranking import METRIC_NAMES, METRICS
+from marginrank.metrics.split_checks import check_evaluation_split
 from marginrank.models import SIMILARITIES
 from marginrank.models import registry as models
 from marginrank.models.base import EmbeddingModel
@@ -369,7 +369,9 @@ class Recommender:
         if max(p.ks) > train.n_items:
             raise SettingError("ks", f"the cut-offs ks {list(p.ks)} go beyond the {train.n_items} items of the data; choose smaller ones")
         if p.sampler != "in-batch" and p.negatives > train.n_items:
-            raise SettingError("negatives", f"negatives {p.negatives} is more than the {train.n_items} items of the data; choose at most {train.n_items}")
+            raise SettingError(
+                "negatives", f"negatives {p.negatives} is more than the {train.n_items} items of the data; choose at most {train.n_items}"
+            )
         if p.protocol == "paper" and test is None:
             raise MarginRankError("protocol 'paper' monitors the test split: pass a Dataset with one")
         if test is not None:
