@@ -13,6 +13,7 @@ and keeps the raw-id maps, so ``recommend`` takes and returns the ids of the sou
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -44,7 +45,8 @@ from marginrank.errors import MarginRankError, SettingError
 from marginrank.guards import CollapseMonitor, NormConstraint
 from marginrank.metrics import evaluate_popularity
 from marginrank.metrics.full_ranking import cut_offs
-from marginrank.metrics.ranking import METRICS
+from marginrank.metrics.ranking import METRIC_NAMES, METRICS
+from marginrank.metrics.split_checks import check_evaluation_split
 from marginrank.models import SIMILARITIES
 from marginrank.models import registry as models
 from marginrank.models.base import EmbeddingModel
@@ -73,6 +75,10 @@ TOP_K_SAMPLES = 1000  # items drawn per user to estimate the top-K thresholds (S
 @dataclass
 class RecommenderParams:
     """Every setting of a :class:`Recommender`, with its default (all plain values).
+
+    ``monitor`` left unset becomes recall at the first cut-off of ``ks``. ``progress`` prints one
+    line per epoch on stderr, and ``progress_bar`` adds a bar within each epoch when stderr is a
+    terminal.
 
     ``dim``, ``similarity``, ``dropout``, ``init_std`` and ``sparse`` are the embedding settings
     every model takes; ``model_params`` holds the chosen model's own (LightGCN's ``layers``, MF's
@@ -113,7 +119,7 @@ class RecommenderParams:
     valid_ratio: float = 0.1
     eval_every: int = 1
     ks: tuple[int, ...] = (20,)
-    monitor: str = "recall@20"
+    monitor: str | None = None  # None: recall at the first cut-off
     patience: int | None = 5
     lr_schedule: str = "plateau"
     lr_patience: int | None = None
@@ -126,11 +132,14 @@ class RecommenderParams:
     time_limit: float | None = None
     seed: int = 0
     progress: bool = True
+    progress_bar: bool = True
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         for setting in fields(self):
             setattr(self, setting.name, _typed(setting, getattr(self, setting.name)))
+        if self.monitor is None and self.ks:
+            self.monitor = f"recall@{self.ks[0]}"
         for setting, check in SETTING_CHECKS:
             with _as_setting_error(setting):
                 check(self)
@@ -314,7 +323,7 @@ class Recommender:
         valid_ratio: float = 0.1,
         eval_every: int = 1,
         ks: tuple[int, ...] = (20,),
-        monitor: str = "recall@20",
+        monitor: str | None = None,
         patience: int | None = 5,
         lr_schedule: str = "plateau",
         lr_patience: int | None = None,
@@ -327,6 +336,7 @@ class Recommender:
         time_limit: float | None = None,
         seed: int = 0,
         progress: bool = True,
+        progress_bar: bool = True,
         device: str = "cpu",
     ) -> None:
         settings = {name: value for name, value in locals().items() if name != "self"}
@@ -358,8 +368,14 @@ class Recommender:
             raise MarginRankError("the dataset's test split is empty: nothing to evaluate (fit on its train split alone)")
         if max(p.ks) > train.n_items:
             raise SettingError("ks", f"the cut-offs ks {list(p.ks)} go beyond the {train.n_items} items of the data; choose smaller ones")
+        if p.sampler != "in-batch" and p.negatives > train.n_items:
+            raise SettingError(
+                "negatives", f"negatives {p.negatives} is more than the {train.n_items} items of the data; choose at most {train.n_items}"
+            )
         if p.protocol == "paper" and test is None:
             raise MarginRankError("protocol 'paper' monitors the test split: pass a Dataset with one")
+        if test is not None:
+            check_evaluation_split(train.matrix, test.matrix)
         fit_on, evaluator = self._selection(train, test)
         torch.manual_seed(p.seed)
         self.model = self._build_model(fit_on.matrix).to(p.device)
@@ -412,6 +428,7 @@ class Recommender:
             run_dir=run_dir,
             seed=p.seed,
             progress=p.progress,
+            progress_bar=p.progress_bar,
             device=p.device,
             process=self.process,
             time_limit=p.time_limit,
@@ -444,7 +461,13 @@ class Recommender:
             return train, None
         if p.protocol == "paper":
             return train, test
-        return holdout_split(train, p.valid_ratio, seed=p.seed)
+        fit_on, valid = holdout_split(train, p.valid_ratio, seed=p.seed)
+        if len(valid) == 0:
+            raise SettingError(
+                "protocol", "the validation split is empty: no user has two training items to hold one out; "
+                "train with protocol 'none' (no evaluation during training) or 'paper' (monitors the test split: optimistic)",
+            )
+        return fit_on, valid
 
     def _selection(self, train: Interactions, test: Interactions | None) -> tuple[Interactions, Evaluator | None]:
         """The pairs to fit on and the evaluator that picks the best epoch, per protocol."""
@@ -477,8 +500,9 @@ class Recommender:
         if p.protocol == "paper":
             summary["note"] = "best epoch chosen on the test split (as published papers do): optimistic"
         if test is not None:
-            summary.update(self.evaluate(test))
+            summary.update(self._metrics(test, p.ks))
             summary["popularity"] = evaluate_popularity(train.matrix, test.matrix, p.ks, seed=p.seed)
+            summary["test_digest"] = _digest(test.matrix)
         return summary
 
     # ---------------------------------------------------------------------------------- using
@@ -489,14 +513,28 @@ class Recommender:
 
     def evaluate(self, test: Interactions | Dataset, ks: Sequence[int] | None = None) -> dict[str, float]:
         """Full-ranking metrics on ``test`` (same index space as the training data), training items excluded."""
-        model = self._fitted()
+        self._fitted()
         test = test.test if isinstance(test, Dataset) else test
         if not isinstance(test, Interactions):
             raise MarginRankError(f"evaluate takes a Dataset or test Interactions, got {type(test).__name__}")
         if test.shape != self.seen.shape:
             raise MarginRankError(f"test data has shape {test.shape}, the model was trained on {self.seen.shape}")
+        check_evaluation_split(self.seen, test.matrix)
+        return self._metrics(test, self.params.ks if ks is None else cut_offs(ks))
+
+    def _metrics(self, test: Interactions, ks: tuple[int, ...]) -> dict[str, float]:
+        return Evaluator(self.seen, test.matrix, ks, seed=self.params.seed, process=self.process)(self._fitted())
+
+    def popularity(self, test: Interactions | Dataset, ks: Sequence[int] | None = None) -> dict[str, float]:
+        """The popularity baseline on ``test``: the one stored at fit time when it was computed on
+        this test split with these cut-offs, else computed (training items excluded)."""
+        test = test.test if isinstance(test, Dataset) else test
         ks = self.params.ks if ks is None else cut_offs(ks)
-        return Evaluator(self.seen, test.matrix, ks, seed=self.params.seed, process=self.process)(model)
+        stored = self.metrics_.get("popularity", {})
+        wanted = [f"{name}@{k}" for name in METRIC_NAMES for k in sorted(set(ks))]
+        if self.metrics_.get("test_digest") == _digest(test.matrix) and all(key in stored for key in wanted):
+            return {key: stored[key] for key in wanted}
+        return evaluate_popularity(self.seen, test.matrix, ks, seed=self.params.seed)
 
     def recommend(self, user_ids: Sequence | np.ndarray, k: int = 20, *, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` items for each raw user id: ``(item_ids [U, k], scores [U, k])``, training items excluded."""
@@ -558,6 +596,14 @@ class Recommender:
         rec.seen = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(user_ids), len(item_ids)))
         rec.metrics_ = json.loads(state["metrics"])
         return rec
+
+
+def _digest(pairs: sp.csr_matrix) -> str:
+    """A fingerprint of a split's pairs: the same pairs in the same index space give the same text."""
+    digest = hashlib.sha256(np.asarray(pairs.shape, dtype=np.int64).tobytes())
+    for part in (pairs.indptr, pairs.indices):
+        digest.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+    return digest.hexdigest()
 
 
 _PLAIN_ID_TYPES = (str, int, float, tuple)  # what a weights-only checkpoint stores as is

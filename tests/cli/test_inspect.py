@@ -56,7 +56,7 @@ def test_a_file_with_one_item_per_user_has_nothing_to_test(tmp_path, capsys):
 
 def test_warnings_print_as_one_line(tmp_path):
     path = tmp_path / "dup.csv"
-    path.write_text("0,1\n0,1\n0,2\n1,2\n1,3\n")
+    path.write_text("0,1\n0,1\n0,2\n0,3\n1,1\n1,2\n1,3\n2,1\n2,2\n2,3\n")  # every test item is also trained on
     code = f"from marginrank.cli.main import main; raise SystemExit(main(['inspect', '--data', {str(path)!r}]))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0

@@ -341,3 +341,33 @@ def test_a_miner_and_its_parameters_from_the_command_line(tmp_path, capsys):
     assert main(["train", *QUICK, "--miner", "hard", "--miner-param", "margin=1", "--out", str(tmp_path / "bad")]) == 2
     assert "miner 'hard' has no parameter margin; it accepts: k" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_evaluate_finds_moved_data_with_the_data_option(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = [f"{u},{i}" for u in range(60) for i in rng.choice(40, 8, replace=False)]
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    (before / "pairs.csv").write_text("user,item\n" + "\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--data", str(before / "pairs.csv"), "--ks", "5", "--out", str(run)]) == 0
+    before.rename(after)
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{before / 'pairs.csv'}: the run's data is not there any more: pass --data" in line
+    assert main(["evaluate", str(run), "--data", str(after / "pairs.csv"), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["recall@5"] == pytest.approx(metrics_of(run)["recall@5"])
+    assert evaluated["popularity"] == metrics_of(run)["popularity"]
+
+
+def test_one_cut_off_alone_is_enough(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *QUICK, "--ks", "5", "--out", str(run)]) == 0
+    assert 'monitor = "recall@5"' in (run / "config.toml").read_text()
+    assert set(metrics_of(run)["selection"]) >= {"recall@5"} and "recall@5" in metrics_of(run)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--ks", "5", "10", "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert {"recall@5", "recall@10"} <= set(evaluated) and {"recall@5", "recall@10"} <= set(evaluated["popularity"])

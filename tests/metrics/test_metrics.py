@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import torch
 
 from marginrank.errors import MarginRankError
-from marginrank.metrics import evaluate_embeddings, evaluate_popularity, topk_metrics
+from marginrank.metrics import FullRanker, evaluate_embeddings, evaluate_popularity, topk_metrics
 from marginrank.metrics.ranking import map_at_k, mrr_at_k, ndcg_at_k, precision_at_k, recall_at_k, hit_at_k
 
 
@@ -204,3 +204,39 @@ def test_stored_zeros_are_no_interactions():
     plain = topk_metrics(scores, train, test, (5, 10))
     stored = topk_metrics(scores, with_stored_zeros(train, rows[:20], cols[:20]), with_stored_zeros(test, rows[20:], cols[20:]), (5, 10))
     assert plain == stored
+
+
+def popularity_problem(seed, n_users=80, n_items=40):
+    """Counts with many ties, and users whose training items reach deep into the popular head."""
+    rng = np.random.default_rng(seed)
+    dense = rng.random((n_users, n_items)) < rng.uniform(0.02, 0.6, size=(n_users, 1))
+    train = sp.csr_matrix(dense.astype(np.float32))
+    test = sp.csr_matrix(((rng.random((n_users, n_items)) < 0.2) & ~dense).astype(np.float32))
+    return train, test
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("ties", ["random", "pessimistic"])
+def test_popularity_equals_ranking_the_whole_catalogue_by_counts(seed, ties):
+    train, test = popularity_problem(seed)
+    counts = np.asarray(train.sum(axis=0)).ravel()
+    dense = np.tile(counts, (train.shape[0], 1))
+    for chunk_size in (1, 7, 2048):
+        assert evaluate_popularity(train, test, (1, 5, 10), ties=ties, seed=seed, chunk_size=chunk_size) == pytest.approx(
+            topk_metrics(dense, train, test, (1, 5, 10), ties=ties, seed=seed, chunk_size=chunk_size), abs=1e-12
+        )
+
+
+def test_popularity_scores_only_the_head_of_the_catalogue(monkeypatch):
+    train, test = popularity_problem(0, n_users=50, n_items=400)
+    widths = []
+    hits = FullRanker.hits
+
+    def spy(self, users, scores, columns=None):
+        widths.append(scores.shape[1])
+        return hits(self, users, scores, columns)
+
+    monkeypatch.setattr(FullRanker, "hits", spy)
+    evaluate_popularity(train, test, (5,), chunk_size=10)
+    assert int(np.diff(train.indptr).max()) + 5 + 1 < 400  # the head is narrower than the catalogue
+    assert widths and max(widths) < 400

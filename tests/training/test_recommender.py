@@ -7,10 +7,10 @@ import torch
 
 from marginrank import Recommender, datasets
 from marginrank.recommender import RecommenderParams
-from marginrank.data import Interactions, read_delimited
+from marginrank.data import Dataset, Interactions, read_delimited
 from marginrank.errors import MarginRankError, SettingError
 from marginrank.guards import NormConstraint
-from marginrank.metrics import evaluate_popularity
+from marginrank.metrics import TrainingOverlapWarning, evaluate_popularity
 from marginrank.models import MF
 from marginrank.training import CollapseWarning
 from marginrank.training.batches import PairBatches
@@ -93,7 +93,7 @@ def test_string_ids_from_a_csv(tmp_path):
         ({"popularity_alpha": float("nan")}, "setting .popularity_alpha. must be a finite number"),
         ({"monitor": "recall"}, "monitor must be a metric@k such as 'recall@20'"),
         ({"monitor": "auc@20"}, "monitor must be a metric@k"),
-        ({"ks": (5, 10)}, r"monitor 'recall@20' needs 20 among the cut-offs ks \[5, 10\]"),
+        ({"ks": (5, 10), "monitor": "recall@20"}, r"monitor 'recall@20' needs 20 among the cut-offs ks \[5, 10\]"),
         ({"top_k_weight": -1}, r"top_k_weight must be an integer in 0 \.\. 1000, got -1"),
         ({"top_k_weight": 1001}, r"top_k_weight must be an integer in 0 \.\. 1000, got 1001"),
         ({"top_k_weight_temperature": 0.0}, "top_k_weight_temperature must be > 0, got 0.0"),
@@ -112,7 +112,7 @@ def test_bad_settings_fail_before_any_work(params, message):
         ({"negatives": 0}, "negatives"),
         ({"average_decay": 1.0}, "average_decay"),
         ({"lr_schedule": "cosine", "lr_patience": 3}, "lr_patience"),
-        ({"ks": (5, 10)}, "monitor"),
+        ({"ks": (5, 10), "monitor": "recall@20"}, "monitor"),
         ({"model_params": {"layers": 2}}, "model_params"),
     ],
 )
@@ -264,3 +264,43 @@ def test_a_model_saved_before_the_model_registry_still_loads(tmp_path):
     old = Recommender.load(tmp_path / "old.pt")
     assert old.params.model == "mf" and old.params.model_params == {"dropout_before_norm": True}
     np.testing.assert_array_equal(old.recommend([0, 1], k=5)[0], rec.recommend([0, 1], k=5)[0])
+
+
+def test_a_test_split_inside_train_warns_before_training():
+    data = datasets.load("synthetic", n_users=150, n_items=100)
+    leaked = Dataset("leaked", data.train, data.train.select(np.arange(len(data.train)) % 3 == 0))
+    with pytest.warns(TrainingOverlapWarning, match="test pairs .100%. are training pairs too"):
+        Recommender(negatives=5, epochs=1, progress=False, protocol="none").fit(leaked)
+
+
+def test_negatives_beyond_the_catalogue_are_refused():
+    data = datasets.load("synthetic", n_users=150, n_items=100)
+    with pytest.raises(SettingError, match="negatives 101 is more than the 100 items of the data") as error:
+        Recommender(negatives=101, epochs=1, progress=False).fit(data)
+    assert error.value.setting == "negatives"
+
+
+def test_an_empty_validation_split_names_itself_and_the_way_out():
+    users = np.arange(40)
+    one_each = Interactions.from_pairs(users, users % 10, user_ids=40, item_ids=10)
+    with pytest.raises(SettingError, match="the validation split is empty.*protocol 'none'") as error:
+        Recommender(negatives=3, epochs=1, progress=False, ks=(5,)).fit(one_each)
+    assert error.value.setting == "protocol"
+
+
+def test_the_monitored_metric_follows_the_first_cut_off_unless_set():
+    assert RecommenderParams(ks=(5,)).monitor == "recall@5"
+    assert RecommenderParams(ks=(10, 20)).monitor == "recall@10"
+    assert RecommenderParams(ks=(5, 20), monitor="ndcg@20").monitor == "ndcg@20"
+
+
+def test_the_popularity_baseline_is_computed_once_and_reused_for_its_test_split():
+    data = datasets.load("synthetic", n_users=150, n_items=100)
+    rec = Recommender(negatives=5, epochs=1, progress=False, ks=(10, 20)).fit(data)
+    fresh = evaluate_popularity(data.train.matrix, data.test.matrix, (10, 20))
+    assert rec.metrics_["popularity"] == fresh
+    rec.metrics_["popularity"]["recall@20"] = -1.0  # a planted value shows where the answer comes from
+    assert rec.popularity(data.test)["recall@20"] == -1.0
+    assert rec.popularity(data.test, ks=(5,)) == evaluate_popularity(data.train.matrix, data.test.matrix, (5,))
+    other = data.test.select(np.arange(len(data.test)) % 2 == 0)
+    assert rec.popularity(other, ks=(20,)) == evaluate_popularity(data.train.matrix, other.matrix, (20,))

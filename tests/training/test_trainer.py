@@ -1,3 +1,5 @@
+import io
+import sys
 import warnings
 
 import pytest
@@ -28,9 +30,8 @@ def make_trainer(data, *, similarity="cosine", loss=None, constraints=(), on_col
         torch.optim.Adam(model.parameters(), lr=1e-2),
         constraints=constraints,
         evaluator=Evaluator(data.train.matrix, data.test.matrix),
-        progress=False,
         seed=seed,
-        **{"callbacks": [CollapseCheck(CollapseMonitor(seed=seed), data.train.matrix, on_collapse)], **kwargs},
+        **{"callbacks": [CollapseCheck(CollapseMonitor(seed=seed), data.train.matrix, on_collapse)], "progress": False, **kwargs},
     )
 
 
@@ -159,3 +160,25 @@ def test_a_learning_rate_cut_can_restart_from_the_best_epoch(data, restore):
     assert ("restored_best_epoch" in result.history[1]) is restore
     if restore:
         assert result.history[1]["restored_best_epoch"] == 1
+
+
+def test_progress_off_a_terminal_is_one_clean_line_per_epoch(data, capsys):
+    make_trainer(data, progress=True).fit(2)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"epoch {n}: loss ") for n, line in zip((1, 2), lines))
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("bar", [True, False])
+def test_a_terminal_gets_a_bar_unless_it_is_turned_off(data, monkeypatch, bar):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    make_trainer(data, progress=True, progress_bar=bar).fit(1)
+    assert ("\r" in terminal.getvalue()) is bar
+    assert terminal.getvalue().rsplit("\r", 1)[-1].startswith("epoch 1: loss ")  # the bar is wiped, the line stays

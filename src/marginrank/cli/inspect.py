@@ -7,7 +7,7 @@ import json
 
 from marginrank.cli.settings import run_settings
 from marginrank.cli.sources import add_source_options, load_source
-from marginrank.metrics import evaluate_popularity
+from marginrank.metrics import check_evaluation_split, evaluate_popularity
 
 
 def register(subparsers) -> None:
@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_source(run_settings(args))
     summary = dataset.summary()
     ks = args.ks or [min(20, dataset.n_items)]
+    check_evaluation_split(dataset.train.matrix, dataset.test.matrix)
     baseline = evaluate_popularity(dataset.train.matrix, dataset.test.matrix, ks=ks)
     if args.json:
         print(json.dumps({"dataset": summary, "popularity": baseline}))

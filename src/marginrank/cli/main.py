@@ -1,6 +1,6 @@
-"""`marginrank` command: one sub-command per module in this folder.
+"""The ``marginrank`` command: parse the sub-command and run it, reporting bad input on one line.
 
-Each sub-command module exposes ``register(subparsers)``, which adds its parser and sets
+Each sub-command module (listed in :mod:`marginrank.cli.commands`) exposes ``register(subparsers)``, which adds its parser and sets
 ``func(args) -> int`` as the default. Before a sub-command runs, glibc's allocator is tuned for
 tensor-heavy work (:func:`marginrank.allocator.tune_allocator`; ``MARGINRANK_KEEP_MALLOC=1`` opts
 out). Bad input (a :class:`MarginRankError`) and a path the system cannot read or write (an
@@ -24,8 +24,16 @@ from marginrank.allocator import tune_allocator
 from marginrank.errors import MarginRankError, SettingError, SettingWarning
 
 
+DESCRIPTION = (
+    "Train recommenders (matrix factorization, LightGCN) with margin and contrastive losses (MMCL, CCL, BPR, "
+    "softmax, ...), evaluate them by full ranking against a popularity baseline, and use the trained runs: "
+    "recommend, export embeddings, plot training curves. Also validates datasets and fits masked NMF."
+)
+EPILOG = "Run 'marginrank COMMAND --help' for the options of a command. Bad input exits with status 2 and a one-line message."
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="marginrank", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="marginrank", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"marginrank {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     from marginrank.cli import commands

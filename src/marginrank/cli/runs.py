@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +38,13 @@ def load_run(run: Path) -> Recommender:
     return Recommender.load(run / MODEL)
 
 
-def load_run_data(run: Path, recommender: Recommender) -> Dataset:
-    """The dataset the run's ``config.toml`` names, checked to split into the training pairs the model saw
-    (otherwise its test split is not the run's)."""
+def load_run_data(run: Path, recommender: Recommender, *, data: Path | None = None, data_root: Path | None = None) -> Dataset:
+    """The dataset the run's ``config.toml`` names (``data`` / ``data_root``: where it is now, if it moved),
+    checked to split into the training pairs the model saw (otherwise its test split is not the run's)."""
     settings = resolve(argparse.Namespace(config=run / CONFIG))  # checked, with file:line on a bad value
+    if data is None and settings.data is not None and str(settings.data) != "-" and not settings.data.exists():
+        raise MarginRankError("the run's data is not there any more: pass --data with where it is now", path=str(settings.data))
+    settings = dataclasses.replace(settings, data=data or settings.data, data_root=data_root or settings.data_root)
     dataset = load_source(settings)
     train = dataset.train
     same = (

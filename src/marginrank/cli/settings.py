@@ -62,7 +62,7 @@ HELP = {
     "valid_ratio": "share of each user's training items held out for validation",
     "eval_every": "evaluate every N epochs",
     "ks": "cut-offs of the metrics",
-    "monitor": "metric that picks the best epoch",
+    "monitor": "metric that picks the best epoch (default: recall at the first of --ks)",
     "patience": "stop after this many evaluations without improvement",
     "lr_schedule": "plateau (cut by lr_factor after lr_patience flat evaluations) or cosine (anneal per step to min_lr over epochs)",
     "lr_patience": "reduce the learning rate after this many evaluations without improvement",
@@ -74,7 +74,8 @@ HELP = {
     "on_collapse": "warn or stop when a collapse is detected",
     "time_limit": "stop after the epoch that ends past this many seconds of training",
     "seed": "random seed (model, batches, negatives, validation split)",
-    "progress": "show a progress bar",
+    "progress": "print one line per epoch on stderr (loss, monitored metric, learning rate, seconds)",
+    "progress_bar": "show a bar over each epoch's batches (on a terminal only)",
     "device": "cpu or cuda",
 }
 

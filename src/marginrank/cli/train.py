@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     parser.add_argument("--config", type=Path, help="TOML file of settings (keys as the options, with underscores)")
     parser.add_argument("--out", type=Path, help="run folder (default: runs/<dataset>-<loss>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar: one line per epoch only (--no-progress: none)")
     add_recommender_options(parser)
     parser.set_defaults(func=run)
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         if args.config is None and (args.out / CONFIG).exists():
             args.config = args.out / CONFIG
     if args.quiet:
-        args.progress = False
+        args.progress_bar = False
     settings = resolve(args)
     _absolute_paths(settings)
     if args.resume and (args.out / CONFIG).exists():
@@ -111,6 +111,9 @@ def print_metrics(metrics: dict) -> None:
     print(f"{'metric':<14}{'model':>10}{'popularity':>12}")
     for key in keys:
         print(f"{key:<14}{metrics[key]:>10.4f}{baseline.get(key, float('nan')):>12.4f}")
-    epoch = metrics.get("best_epoch")
-    print(f"best epoch {epoch} of {metrics.get('epochs_run')} ({metrics.get('stopped')}), protocol {metrics.get('protocol')}"
+    epoch, run, stopped = metrics.get("best_epoch"), metrics.get("epochs_run"), metrics.get("stopped")
+    if epoch is None:
+        print(f"no evaluation during training (protocol {metrics.get('protocol')}): the model after epoch {run} ({stopped})")
+        return
+    print(f"best epoch {epoch} of {run} ({stopped}), protocol {metrics.get('protocol')}"
           + (" -- OPTIMISTIC: the best epoch was chosen on the test split" if metrics.get("optimistic") else ""))

@@ -18,11 +18,21 @@ from marginrank.metrics.ranking import (
     precision_at_k,
     recall_at_k,
 )
+from marginrank.metrics.split_checks import (
+    EvaluationSplitWarning,
+    TrainingOverlapWarning,
+    UnseenInTrainingWarning,
+    check_evaluation_split,
+)
 
 __all__ = [
+    "EvaluationSplitWarning",
     "FullRanker",
     "METRIC_NAMES",
     "MetricSums",
+    "TrainingOverlapWarning",
+    "UnseenInTrainingWarning",
+    "check_evaluation_split",
     "evaluate_embeddings",
     "evaluate_embeddings_sums",
     "evaluate_popularity",

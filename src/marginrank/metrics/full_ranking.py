@@ -23,6 +23,8 @@ from marginrank.errors import MarginRankError
 from marginrank.metrics.ranking import METRIC_NAMES, METRICS
 
 ArrayLike = np.ndarray | torch.Tensor
+ScoredRows = tuple[torch.Tensor, torch.Tensor | None]
+"""A chunk's score rows and the items of their columns (None: every item, in index order)."""
 
 
 class MetricSums:
@@ -121,18 +123,28 @@ class FullRanker:
             key = key + (self._is_test(users, items).long() << 40)
         return key
 
-    def hits(self, users: np.ndarray, scores: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Hit rows of ``users`` given their ``[len(users), n_items]`` scores (modified in place).
+    def hits(
+        self, users: np.ndarray, scores: torch.Tensor, columns: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Hit rows of ``users`` given their scores (modified in place).
 
-        The scores may live on any device; only the top ``k + 1`` of each row come back to the CPU.
+        ``scores`` is ``[len(users), n_items]``, or ``[len(users), len(columns)]`` where ``columns``
+        names the items of its columns: a subset that must hold every item able to enter a top k,
+        with all the items tied with any of those. The scores may live on any device; only the top
+        ``k + 1`` of each row come back to the CPU.
         """
         user_index = torch.from_numpy(users.astype(np.int64))
         rows = self.train[users]
-        row_index = torch.from_numpy(np.repeat(np.arange(len(users)), np.diff(rows.indptr))).to(scores.device)
-        columns = torch.from_numpy(rows.indices.astype(np.int64)).to(scores.device)
-        scores[row_index, columns] = -torch.inf
+        row_index = np.repeat(np.arange(len(users)), np.diff(rows.indptr))
+        seen = rows.indices.astype(np.int64)
+        if columns is not None:
+            position = np.full(self.n_items, -1, dtype=np.int64)
+            position[columns.numpy()] = np.arange(len(columns))
+            seen = position[seen]
+            row_index, seen = row_index[seen >= 0], seen[seen >= 0]
+        scores[torch.from_numpy(row_index).to(scores.device), torch.from_numpy(seen).to(scores.device)] = -torch.inf
         k = self.k_max
-        values, items = (t.cpu() for t in torch.topk(scores, min(k + 1, self.n_items), dim=1))
+        values, items = (t.cpu() for t in torch.topk(scores, min(k + 1, scores.shape[1]), dim=1))
         if values.shape[1] > k:
             # a tie across the cut-off: choose which tied items enter the top k by the tie key
             boundary = values[:, k - 1]
@@ -140,8 +152,10 @@ class FullRanker:
             values, items = values[:, :k].clone(), items[:, :k].clone()
             if len(crossing):
                 values[crossing], items[crossing] = self._top_with_ties(
-                    user_index[crossing], scores[crossing.to(scores.device)].cpu(), boundary[crossing]
+                    user_index[crossing], scores[crossing.to(scores.device)].cpu(), boundary[crossing], columns
                 )
+        if columns is not None:
+            items = columns[items]
         # order within the top k: score descending, then the tie key
         key_order = torch.argsort(self._tie_key(user_index[:, None], items), dim=1, stable=True)
         values, items = values.gather(1, key_order), items.gather(1, key_order)
@@ -151,14 +165,15 @@ class FullRanker:
         return hit.numpy(), self.n_relevant[users]
 
     def _top_with_ties(
-        self, users: torch.Tensor, scores: torch.Tensor, boundary: torch.Tensor
+        self, users: torch.Tensor, scores: torch.Tensor, boundary: torch.Tensor, columns: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top k where the items tied at ``boundary`` are taken in tie-key order (the key is
-        computed for the tied items only)."""
+        """Top k (as column positions) where the items tied at ``boundary`` are taken in tie-key
+        order (the key is computed for the tied items only)."""
         k = self.k_max
         above_rows, above_items = torch.nonzero(scores > boundary[:, None], as_tuple=True)
         tied_rows, tied_items = torch.nonzero(scores == boundary[:, None], as_tuple=True)
-        by_key = torch.argsort(self._tie_key(users[tied_rows], tied_items), stable=True)
+        tied_ids = tied_items if columns is None else columns[tied_items]
+        by_key = torch.argsort(self._tie_key(users[tied_rows], tied_ids), stable=True)
         by_row = by_key[torch.argsort(tied_rows[by_key], stable=True)]
         tied_rows, tied_items = tied_rows[by_row], tied_items[by_row]
         rank_in_row = torch.arange(len(tied_rows)) - torch.searchsorted(tied_rows, tied_rows)
@@ -224,7 +239,7 @@ def topk_metrics(
     if tuple(scores.shape) != (ranker.n_users, ranker.n_items):
         raise MarginRankError(f"scores shape {tuple(scores.shape)} differs from train {ranker.train.shape}")
     return _sum_over_chunks(
-        ranker, lambda chunk: scores[torch.from_numpy(chunk).to(scores.device)], ks, metrics, chunk_size
+        ranker, lambda chunk: (scores[torch.from_numpy(chunk).to(scores.device)], None), ks, metrics, chunk_size
     ).result()
 
 
@@ -287,11 +302,11 @@ def evaluate_embeddings_sums(
     # is served by fresh pages, and filling them cost as much as the product itself
     buffer = torch.empty(0, ranker.n_items, dtype=torch.result_type(user_emb, item_emb), device=user_emb.device)
 
-    def score_rows(chunk: np.ndarray) -> torch.Tensor:
+    def score_rows(chunk: np.ndarray) -> ScoredRows:
         nonlocal buffer
         if buffer.shape[0] < len(chunk):
             buffer = buffer.new_empty(len(chunk), ranker.n_items)
-        return torch.mm(user_emb[torch.from_numpy(chunk).to(user_emb.device)], item_columns, out=buffer[: len(chunk)])
+        return torch.mm(user_emb[torch.from_numpy(chunk).to(user_emb.device)], item_columns, out=buffer[: len(chunk)]), None
 
     return _sum_over_chunks(ranker, score_rows, ks, metrics, chunk_size, users)
 
@@ -311,24 +326,25 @@ def evaluate_scorer_sums(
     """Full-ranking metric sums of any scorer: ``score_all(users [C]) -> [C, n_items]`` per chunk of users."""
     ranker = FullRanker(train, test, max(cut_offs(ks)), seed=seed, ties=ties)
 
-    def score_rows(chunk: np.ndarray) -> torch.Tensor:
+    def score_rows(chunk: np.ndarray) -> ScoredRows:
         scores = torch.as_tensor(score_all(torch.from_numpy(chunk))).to(torch.float32)
         if tuple(scores.shape) != (len(chunk), ranker.n_items):
             raise MarginRankError(f"the scorer gave {tuple(scores.shape)} scores for {len(chunk)} users x {ranker.n_items} items")
-        return scores
+        return scores, None
 
     return _sum_over_chunks(ranker, score_rows, ks, metrics, chunk_size, users)
 
 
 def _sum_over_chunks(
     ranker: FullRanker,
-    score_rows: Callable[[np.ndarray], torch.Tensor],
+    score_rows: Callable[[np.ndarray], ScoredRows],
     ks: Sequence[int],
     metrics: Sequence[str],
     chunk_size: int,
     users: np.ndarray | None = None,
 ) -> MetricSums:
-    """Metric sums over the test users (optionally only ``users``), ``chunk_size`` score rows at a time."""
+    """Metric sums over the test users (optionally only ``users``), ``chunk_size`` score rows at a time:
+    ``score_rows(chunk)`` gives the chunk's scores and the items of their columns (None: all items)."""
     require_integer("chunk_size", chunk_size, 1)
     evaluated = ranker.users_to_evaluate()
     if users is not None:
@@ -337,7 +353,7 @@ def _sum_over_chunks(
     with torch.no_grad():
         for start in range(0, len(evaluated), chunk_size):
             chunk = evaluated[start : start + chunk_size]
-            sums.add(*ranker.hits(chunk, score_rows(chunk)))
+            sums.add(*ranker.hits(chunk, *score_rows(chunk)))
     return sums
 
 
@@ -356,7 +372,23 @@ def evaluate_popularity(
     ties: str = "random",
     chunk_size: int = 2048,
 ) -> dict[str, float]:
-    """Full-ranking metrics of recommending the most popular unseen items to everyone."""
-    counts = torch.from_numpy(popularity_scores(train))
+    """Full-ranking metrics of recommending the most popular unseen items to everyone.
+
+    Every user ranks the items in the same order, so only its head is scored: for a chunk of users,
+    the ``k + 1 + (most training items of one of them)`` most popular items and the items tied with
+    the last of those. Each user has more than k unseen items there, and every item outside is less
+    popular than all of them, so the result is that of ranking the whole catalogue.
+    """
     ranker = FullRanker(train, test, max(cut_offs(ks)), seed=seed, ties=ties)
-    return _sum_over_chunks(ranker, lambda chunk: counts.repeat(len(chunk), 1), ks, metrics, chunk_size).result()
+    counts = popularity_scores(ranker.train)
+    order = np.argsort(-counts, kind="stable")
+    ascending = -counts[order]
+    head_scores = torch.from_numpy(counts[order])
+    n_seen = np.diff(ranker.train.indptr)
+
+    def score_rows(chunk: np.ndarray) -> ScoredRows:
+        needed = min(ranker.k_max + 1 + int(n_seen[chunk].max()), ranker.n_items)
+        width = int(np.searchsorted(ascending, ascending[needed - 1], side="right"))
+        return head_scores[:width].repeat(len(chunk), 1), torch.from_numpy(order[:width])
+
+    return _sum_over_chunks(ranker, score_rows, ks, metrics, chunk_size).result()

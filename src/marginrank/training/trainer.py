@@ -75,6 +75,8 @@ class Trainer:
     - ``average_decay`` keeps an exponential moving average of the weights
       (:class:`~marginrank.training.averaging.WeightAverage`); evaluations, collapse checks and the
       best epoch's snapshot then use the averaged weights, while training steps on the model's own.
+    - ``progress`` prints one line per epoch on stderr; ``progress_bar`` adds a bar over each
+      epoch's batches when stderr is a terminal.
     - ``run_dir`` receives ``log.jsonl`` (one line per epoch), ``last.pt`` and ``best.pt``.
     - ``time_limit`` (seconds) ends training after the first epoch that finishes past it.
     """
@@ -99,6 +101,7 @@ class Trainer:
         run_dir: str | Path | None = None,
         seed: int = 0,
         progress: bool = True,
+        progress_bar: bool = True,
         device: str | torch.device = "cpu",
         process: ProcessGroup | None = None,
         time_limit: float | None = None,
@@ -132,6 +135,7 @@ class Trainer:
         self.scheduler, self.restore_best_on_lr_cut = scheduler, restore_best_on_lr_cut
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.seed, self.progress, self.device = seed, progress, torch.device(device)
+        self.progress_bar = progress and progress_bar
         self.tags = dict(tags or {})
         self.evaluated_on = evaluated_on
         self.time_limit = time_limit
@@ -220,7 +224,7 @@ class Trainer:
         self.model.train()
         total, count, start = 0.0, 0, time.perf_counter()
         batches = len(self.task)
-        bar = _progress(batches, f"epoch {self.epoch}", self.progress and self.process.is_main)
+        bar = _progress(batches, f"epoch {self.epoch}", self.progress_bar and self.process.is_main)
         for batch in self.task.batches():
             loss, examples = self._step(batch)
             total += loss * examples
@@ -375,7 +379,9 @@ class Trainer:
 
 
 def _progress(total: int, description: str, enabled: bool):
-    if not enabled:
+    """A bar over an epoch's batches, on a terminal only: redirected to a file, its redraws would
+    bury the epoch lines."""
+    if not enabled or not sys.stderr.isatty():
         return None
     from tqdm.auto import tqdm
 
