@@ -30,17 +30,18 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
         raise not_written(path, failure) from None
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint; a missing, truncated or foreign file is a clear error. torch's own message
-    is not passed on: it advises loading without ``weights_only``, which would run the file's code;
-    nor are its warnings about the pickle inside a foreign file."""
+def load_checkpoint(path: str | os.PathLike, *, mmap: bool = False) -> dict[str, Any]:
+    """Load a checkpoint (with ``mmap``, tensors are read only when used); a missing, truncated or
+    foreign file is a clear error. torch's own message is not passed on: it advises loading without
+    ``weights_only``, which would run the file's code; nor are its warnings about the pickle inside
+    a foreign file."""
     path = Path(path)
     if not path.is_file():
         raise MarginRankError("checkpoint not found", path=str(path))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception:  # torch's restricted unpickler fails on foreign bytes in many ways
         raise MarginRankError("not a marginrank model or checkpoint (it cannot be read as one)", path=str(path)) from None
     if not isinstance(state, dict) or "format" not in state:
