@@ -18,7 +18,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import Field, asdict, dataclass, field, fields
 from numbers import Integral, Real
 from pathlib import Path
@@ -59,6 +59,7 @@ from marginrank.training.checkpoint import load_checkpoint, require_entries, sav
 from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
+from marginrank.training.run_folder import claim
 from marginrank.training.schedules import cosine_decay
 from marginrank.training.tasks import InteractionTask
 from marginrank.training.top_k_quantile import TopKQuantile
@@ -352,8 +353,13 @@ class Recommender:
         self.metrics_: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------------ fitting
-    def fit(self, data: Dataset | Interactions, *, run_dir: str | os.PathLike | None = None, resume: bool = False) -> Recommender:
-        """Train; with ``run_dir`` write logs, checkpoints, ``metrics.json`` and ``model.pt`` there."""
+    def fit(self, data: Dataset | Interactions, *, run_dir: str | os.PathLike | None = None, resume: bool = False,
+            on_start: Callable[[], None] | None = None) -> Recommender:
+        """Train; with ``run_dir`` write logs, checkpoints, ``metrics.json`` and ``model.pt`` there.
+
+        Every check (settings, data, device, the run folder, on resume the checkpoint and the
+        fingerprint of the data it was trained on) comes before anything is written; ``on_start``
+        runs once they have passed, before the first epoch."""
         p = self.params
         if not isinstance(data, (Dataset, Interactions)):
             raise MarginRankError(
@@ -434,16 +440,32 @@ class Recommender:
             time_limit=p.time_limit,
             tags={"protocol": p.protocol, "optimistic": p.protocol == "paper"},
             evaluated_on="test" if p.protocol == "paper" else "validation",
+            fingerprint=self._fingerprint(train),
         )
-        self.result_ = trainer.fit(p.epochs, resume=resume)
-        trainer.restore_best()
-        self.model.eval()
-        self.metrics_ = self._final_metrics(train, test)
-        self.metrics_["processes"] = self.process.world_size
-        if run_dir is not None and self.process.is_main:
-            atomic_write_text(Path(run_dir) / "metrics.json", json.dumps(self.metrics_, indent=2) + "\n")
-            self.save(Path(run_dir) / "model.pt")
+        with ExitStack() as stack:
+            if run_dir is not None and self.process.is_main:
+                stack.enter_context(claim(run_dir))
+            self.result_ = trainer.fit(p.epochs, resume=resume, on_start=on_start)
+            trainer.restore_best()
+            self.model.eval()
+            self.metrics_ = self._final_metrics(train, test)
+            self.metrics_["processes"] = self.process.world_size
+            if run_dir is not None and self.process.is_main:
+                atomic_write_text(Path(run_dir) / "metrics.json", json.dumps(self.metrics_, indent=2) + "\n")
+                self.save(Path(run_dir) / "model.pt")
         return self
+
+    def _fingerprint(self, train: Interactions) -> dict[str, str]:
+        """Hashes of what a checkpoint is trained on: the training pairs with their raw ids, and the
+        settings that split them (the validation hold-out)."""
+        p, pairs = self.params, train.matrix
+        data = hashlib.sha256(repr(pairs.shape).encode())
+        for array in (pairs.indptr, pairs.indices):
+            data.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+        for ids in (train.user_ids, train.item_ids):
+            data.update(ids.tobytes() if ids.dtype.kind in "iuf" else "\0".join(map(repr, ids.tolist())).encode())
+        split = json.dumps({"protocol": p.protocol, "valid_ratio": p.valid_ratio, "seed": p.seed}, sort_keys=True)
+        return {"training data": data.hexdigest(), "split settings": hashlib.sha256(split.encode()).hexdigest()}
 
     def _build_model(self, pairs: sp.csr_matrix) -> EmbeddingModel:
         """The registered model for the training ``pairs`` (the pairs it trains on: a graph model's graph)."""

@@ -304,3 +304,33 @@ def test_the_popularity_baseline_is_computed_once_and_reused_for_its_test_split(
     assert rec.popularity(data.test, ks=(5,)) == evaluate_popularity(data.train.matrix, data.test.matrix, (5,))
     other = data.test.select(np.arange(len(data.test)) % 2 == 0)
     assert rec.popularity(other, ks=(20,)) == evaluate_popularity(data.train.matrix, other.matrix, (20,))
+
+
+def test_save_into_a_folder_names_the_folder(tmp_path):
+    rec = Recommender(negatives=5, epochs=1, progress=False, protocol="none").fit(datasets.load("synthetic", n_users=60, n_items=40))
+    with pytest.raises(MarginRankError, match=f"^{tmp_path}: is a folder; name a file to write"):
+        rec.save(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_refuses_other_training_data_or_split_settings(tmp_path):
+    data = datasets.load("synthetic", n_users=120, n_items=80)
+    settings = dict(negatives=5, epochs=1, progress=False)
+    Recommender(**settings).fit(data, run_dir=tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    other = datasets.load("synthetic", n_users=120, n_items=80, seed=1)
+    resumed = dict(settings, epochs=2)
+    with pytest.raises(MarginRankError, match="this run's training data differ from those the checkpoint was trained on"):
+        Recommender(**resumed).fit(other, run_dir=tmp_path, resume=True)
+    with pytest.raises(MarginRankError, match="this run's split settings differ"):
+        Recommender(**resumed, valid_ratio=0.2).fit(data, run_dir=tmp_path, resume=True)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert Recommender(**resumed).fit(data, run_dir=tmp_path, resume=True).metrics_["epochs_run"] == 2
+
+
+def test_fit_refuses_a_folder_of_other_files_before_writing(tmp_path):
+    for name in ("log.jsonl", "metrics.json", "best.pt"):
+        (tmp_path / name).write_text(f"the user's own {name}\n")
+    with pytest.raises(MarginRankError, match="not a marginrank run folder"):
+        Recommender(negatives=5, epochs=1, progress=False).fit(datasets.load("synthetic", n_users=60, n_items=40), run_dir=tmp_path)
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {name: f"the user's own {name}\n" for name in ("log.jsonl", "metrics.json", "best.pt")}

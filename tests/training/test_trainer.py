@@ -182,3 +182,83 @@ def test_a_terminal_gets_a_bar_unless_it_is_turned_off(data, monkeypatch, bar):
     make_trainer(data, progress=True, progress_bar=bar).fit(1)
     assert ("\r" in terminal.getvalue()) is bar
     assert terminal.getvalue().rsplit("\r", 1)[-1].startswith("epoch 1: loss ")  # the bar is wiped, the line stays
+
+
+def test_resume_refuses_a_checkpoint_of_other_data_and_names_what_differs(data, tmp_path):
+    fingerprint = {"training data": "a1", "split settings": "b1"}
+    make_trainer(data, run_dir=tmp_path, fingerprint=fingerprint).fit(epochs=1)
+    before = (tmp_path / "last.pt").read_bytes()
+    for changed, named in (({"training data": "a2"}, "training data"), ({"split settings": "b2"}, "split settings")):
+        with pytest.raises(MarginRankError, match=f"last.pt: this run's {named} differ from those the checkpoint was trained on"):
+            make_trainer(data, run_dir=tmp_path, fingerprint={**fingerprint, **changed}).fit(epochs=2, resume=True)
+    with pytest.raises(MarginRankError, match="this run's split settings, training data differ"):
+        make_trainer(data, run_dir=tmp_path).fit(epochs=2, resume=True)
+    assert (tmp_path / "last.pt").read_bytes() == before
+    assert make_trainer(data, run_dir=tmp_path, fingerprint=fingerprint).fit(epochs=2, resume=True).history[-1]["epoch"] == 2
+
+
+def test_a_checkpoint_of_an_older_format_is_refused_by_name(data, tmp_path):
+    make_trainer(data, run_dir=tmp_path).fit(epochs=1)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    torch.save({**state, "format": "marginrank-trainer-2"}, tmp_path / "last.pt")
+    with pytest.raises(MarginRankError, match="checkpoint format 'marginrank-trainer-2' is not 'marginrank-trainer-3'"):
+        make_trainer(data, run_dir=tmp_path).fit(epochs=2, resume=True)
+
+
+def falling_trainer(data, run_dir, values=(0.5, 0.4, 0.3)):
+    """A trainer whose evaluations return ``values`` in turn: falling after epoch 1, the best epoch stays 1."""
+    falling = iter(values)
+    trainer = make_trainer(data, run_dir=run_dir)
+    trainer.evaluator = lambda model: {"recall@20": next(falling)}
+    return trainer
+
+
+def tensor_bytes(value):
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(v) for v in value)
+    return 0
+
+
+def test_last_pt_holds_the_weights_once_and_resume_takes_the_best_from_best_pt(data, tmp_path):
+    straight = falling_trainer(data, tmp_path / "straight")
+    straight.fit(epochs=3)
+    interrupted = falling_trainer(data, tmp_path / "resumed")
+    interrupted.fit(epochs=2)
+    last = torch.load(tmp_path / "resumed" / "last.pt", weights_only=True)
+    weights = tensor_bytes(interrupted.model.state_dict())
+    assert tensor_bytes(last) == weights + tensor_bytes(interrupted.optimizer.state_dict())
+    resumed = falling_trainer(data, tmp_path / "resumed", values=(0.3,))
+    resumed.fit(epochs=3, resume=True)
+    assert resumed.best_epoch == straight.best_epoch == 1
+    for trainer in (straight, resumed):
+        trainer.restore_best()
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key])
+
+
+def test_resume_refuses_a_best_pt_of_another_epoch(data, tmp_path):
+    falling_trainer(data, tmp_path).fit(epochs=2)
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    torch.save({**best, "epoch": 2}, tmp_path / "best.pt")
+    with pytest.raises(MarginRankError, match=r"best.pt: holds epoch 2 \(format 'marginrank-trainer-3'\); the checkpoint's best epoch is 1"):
+        falling_trainer(data, tmp_path, values=(0.3,)).fit(epochs=3, resume=True)
+
+
+def test_resume_writes_the_best_pt_an_interrupted_run_did_not_reach(data, tmp_path):
+    """A run stopped between its last.pt and its best.pt: last.pt's best epoch is its own, and the
+    resumed run writes that epoch's best.pt before its next epoch can need it."""
+    falling_trainer(data, tmp_path, values=(0.1, 0.2)).fit(epochs=2)
+    weights = torch.load(tmp_path / "best.pt", weights_only=True)["model"]
+    earlier = falling_trainer(data, tmp_path / "earlier", values=(0.1,))
+    earlier.fit(epochs=1)
+    (tmp_path / "best.pt").write_bytes((tmp_path / "earlier" / "best.pt").read_bytes())
+    falling_trainer(data, tmp_path, values=(0.05,)).fit(epochs=3, resume=True)
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["epoch"] == 2 and all(torch.equal(value, best["model"][key]) for key, value in weights.items())
+    resumed = falling_trainer(data, tmp_path, values=())
+    resumed.fit(epochs=3, resume=True)
+    assert resumed.best_epoch == 2

@@ -13,6 +13,7 @@ from marginrank.cli.sources import load_source
 from marginrank.data import Dataset
 from marginrank.errors import MarginRankError
 from marginrank.recommender import Recommender
+from marginrank.training.run_folder import file_sizes
 
 CONFIG, MODEL, METRICS, LOG = "config.toml", "model.pt", "metrics.json", "log.jsonl"
 
@@ -58,3 +59,17 @@ def load_run_data(run: Path, recommender: Recommender, *, data: Path | None = No
             "split_seed did), so its test split is not the run's", path=str(run / CONFIG),
         )
     return dataset
+
+
+def sizes_line(run: Path) -> str:
+    """One line of where a run folder's space goes: its total, then each file, largest first."""
+    sizes = file_sizes(run)
+    files = ", ".join(f"{name} {_size(size)}" for name, size in sizes.items())
+    return f"run folder {run}: {_size(sum(sizes.values()))} ({files})"
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"

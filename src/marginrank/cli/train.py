@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from marginrank.atomic import atomic_write_text
-from marginrank.cli.runs import CONFIG, fresh_run_dir
+from marginrank.cli.runs import CONFIG, fresh_run_dir, sizes_line
 from marginrank.cli.settings import RunSettings, add_recommender_options, resolve
 from marginrank.cli.sources import STDIN, add_source_options, load_source
 from marginrank.errors import MarginRankError
@@ -64,23 +63,20 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_source(settings)
     run_dir = args.out if args.resume else fresh_run_dir(args.out, f"{dataset.name}-{settings.recommender.loss}")
     params = settings.recommender
-    created = not run_dir.exists()
-    if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / CONFIG, settings.to_toml())
-        print(f"training {params.model} ({params.similarity}, dim {params.dim}) with {params.loss} on {dataset.name}: "
-              f"{len(dataset.train):,} pairs, {dataset.n_users:,} users x {dataset.n_items:,} items -> {run_dir}",
-              file=sys.stderr)
-    try:
-        recommender = Recommender(**vars(params)).fit(dataset, run_dir=run_dir, resume=args.resume)
-    except MarginRankError:
-        if created and is_main and {p.name for p in run_dir.iterdir()} == {CONFIG}:
-            shutil.rmtree(run_dir)  # a run that failed before its first epoch leaves no folder behind
-        raise
+
+    def start() -> None:
+        """Every check has passed: the settings go into the run folder, and training begins."""
+        if is_main:
+            atomic_write_text(run_dir / CONFIG, settings.to_toml())
+            print(f"training {params.model} ({params.similarity}, dim {params.dim}) with {params.loss} on {dataset.name}: "
+                  f"{len(dataset.train):,} pairs, {dataset.n_users:,} users x {dataset.n_items:,} items -> {run_dir}",
+                  file=sys.stderr)
+
+    recommender = Recommender(**vars(params)).fit(dataset, run_dir=run_dir, resume=args.resume, on_start=start)
     leave()
     if is_main:
         print_metrics(recommender.metrics_)
-        print(f"run folder: {run_dir}")
+        print(sizes_line(run_dir))
     return 0
 
 

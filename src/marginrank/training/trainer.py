@@ -2,6 +2,11 @@
 early stopping, learning-rate schedules (cut on a plateau, or per step), weight averaging,
 callbacks (top-K refreshes, collapse checks), logs, atomic checkpoints and exact resume.
 
+A run folder holds ``log.jsonl``, ``last.pt`` (what resuming needs: weights, optimizer, schedule,
+history, callbacks' states) and ``best.pt`` (the best epoch's weights, kept once: ``last.pt`` names
+its epoch). A training holds its folder (:mod:`marginrank.training.run_folder`), and a resumed one
+refuses a checkpoint whose data fingerprint differs from the caller's.
+
 The loop takes built objects (model, task, loss, optimizer, evaluator, callbacks); it never sees a
 config. Everything random (batch order, negatives, dropout, mining) is reseeded at the start of every
 epoch from (seed, epoch, rank) (:mod:`marginrank.training.seeds`), so a resumed run continues exactly
@@ -15,7 +20,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +37,11 @@ from marginrank.training.averaging import WeightAverage
 from marginrank.training.callbacks import Callback, CollapseStop
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup
+from marginrank.training.run_folder import claim
 from marginrank.training.seeds import GLOBAL, EpochSeeds
 from marginrank.training.tasks.base import Scores, Task
 
-CHECKPOINT_FORMAT = "marginrank-trainer-2"
+CHECKPOINT_FORMAT = "marginrank-trainer-3"
 REQUIRED_BY_TASK = {
     "neg_log_prob": "the log-Q correction needs a softmax loss; {loss} takes no log-probabilities",
     "pos_threshold": "top-K thresholds go with a top-K weighted loss (TopKWeighted); {loss} takes none",
@@ -78,6 +84,8 @@ class Trainer:
     - ``progress`` prints one line per epoch on stderr; ``progress_bar`` adds a bar over each
       epoch's batches when stderr is a terminal.
     - ``run_dir`` receives ``log.jsonl`` (one line per epoch), ``last.pt`` and ``best.pt``.
+    - ``fingerprint`` names what the run trains on, e.g. ``{"training data": <hash>, "split settings":
+      <hash>}``: kept in ``last.pt``, and a resume whose fingerprint differs is refused, naming the keys.
     - ``time_limit`` (seconds) ends training after the first epoch that finishes past it.
     """
 
@@ -109,6 +117,7 @@ class Trainer:
         tags: dict[str, Any] | None = None,
         average_decay: float | None = None,
         evaluated_on: str | None = None,
+        fingerprint: dict[str, str] | None = None,
     ) -> None:
         require_integer("eval_every", eval_every, 1)
         require_optional("clip_norm", clip_norm, require_positive)
@@ -138,6 +147,7 @@ class Trainer:
         self.progress_bar = progress and progress_bar
         self.tags = dict(tags or {})
         self.evaluated_on = evaluated_on
+        self.fingerprint = dict(fingerprint or {})
         self.time_limit = time_limit
         self.process = process or ProcessGroup()
         self.sync = self.process.gradient_sync(model, grad_sync)
@@ -151,12 +161,25 @@ class Trainer:
         self.bytes_communicated = 0
 
     # ----------------------------------------------------------------------------------- training
-    def fit(self, epochs: int, *, resume: bool = False) -> TrainResult:
-        """Train for up to ``epochs`` epochs (in total, counting those of a resumed checkpoint)."""
-        if resume:
-            self.load(self._path("last.pt"))
-        elif self.run_dir is not None and self._path("last.pt").exists():
-            raise MarginRankError("already holds a run's checkpoint: resume it, or train into another folder", path=str(self.run_dir))
+    def fit(self, epochs: int, *, resume: bool = False, on_start: Callable[[], None] | None = None) -> TrainResult:
+        """Train for up to ``epochs`` epochs (in total, counting those of a resumed checkpoint).
+
+        ``on_start`` runs once the run folder is held and the checkpoint (on resume) is loaded and
+        checked, before anything is written: where a caller writes its own files into the folder."""
+        with ExitStack() as stack:
+            if self.run_dir is not None and self.process.is_main:
+                stack.enter_context(claim(self.run_dir))
+            if resume:
+                self.load(self._path("last.pt"))
+            elif self.run_dir is not None and self._path("last.pt").exists():
+                raise MarginRankError("already holds a run's checkpoint: resume it, or train into another folder", path=str(self.run_dir))
+            if on_start is not None:
+                on_start()
+            if resume and self.best_epoch == self.epoch and self._best_on_disk() != self.epoch:
+                self._save_best()  # the interrupted run ended between its last.pt and its best.pt
+            return self._epochs(epochs)
+
+    def _epochs(self, epochs: int) -> TrainResult:
         stopped = "completed"
         started = time.perf_counter()
         while self.epoch < epochs:
@@ -175,6 +198,8 @@ class Trainer:
             self._record(record)
             if self.run_dir is not None:
                 self.save(self._path("last.pt"))
+                if self.best_epoch == self.epoch:
+                    self._save_best()
             if stopped == "completed" and self.time_limit is not None and self._past(started + self.time_limit):
                 stopped = "time_limit"
             if stopped != "completed":
@@ -285,9 +310,6 @@ class Trainer:
             if improved:
                 self.best_epoch, self.best_metrics, self.stale_evaluations = self.epoch, dict(metrics), 0
                 self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        if improved and self.run_dir is not None and self.process.is_main:
-            save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": self.epoch, "model": self.best_state,
-                             "metrics": metrics}, self._path("best.pt"))
         if not improved:
             self.stale_evaluations += 1
         record["best_epoch"] = self.best_epoch
@@ -321,9 +343,22 @@ class Trainer:
             lines = (json.dumps({**self.tags, **record}) for record in self.history)
             atomic_write_text(self._path("log.jsonl"), "".join(line + "\n" for line in lines))
 
+    def _save_best(self) -> None:
+        """Write ``best.pt`` (after ``last.pt``: a ``last.pt`` whose best epoch is its own holds the best weights itself)."""
+        if self.process.is_main:
+            save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": self.best_epoch, "model": self.best_state,
+                             "metrics": self.best_metrics}, self._path("best.pt"))
+
+    def _best_on_disk(self) -> int | None:
+        """The epoch that ``best.pt`` holds (its tensors left unread), if there is one."""
+        path = self._path("best.pt")
+        return load_checkpoint(path, mmap=True).get("epoch") if path.exists() else None
+
     def state_dict(self) -> dict[str, Any]:
+        """What resuming needs; the best epoch's weights are not in it (see :meth:`load_state_dict`)."""
         return {
             "format": CHECKPOINT_FORMAT,
+            "fingerprint": self.fingerprint,
             "epoch": self.epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -332,19 +367,26 @@ class Trainer:
             "history": json.dumps(self.history),
             "best_epoch": self.best_epoch,
             "best_metrics": self.best_metrics,
-            "best_state": self.best_state,
             "stale_evaluations": self.stale_evaluations,
             "average": None if self.average is None else self.average.state_dict(),
             "callbacks": {callback.name: callback.state_dict() for callback in self.callbacks},
         }
 
-    def load_state_dict(self, state: dict[str, Any], *, source: str | Path | None = None) -> None:
-        """Restore a :meth:`state_dict`; ``source`` (the file it came from) is named in any error."""
+    def load_state_dict(self, state: dict[str, Any], *, source: str | Path | None = None,
+                        best: dict[str, Any] | None = None) -> None:
+        """Restore a :meth:`state_dict`; ``source`` (the file it came from) is named in any error.
+        ``best`` is the ``best.pt`` of the best epoch, needed unless that epoch is the checkpoint's own."""
         where = None if source is None else str(source)
         if state.get("format") != CHECKPOINT_FORMAT:
-            raise MarginRankError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT!r}", path=where)
-        require_entries(state, ("epoch", "model", "optimizer", "scheduler", "history", "best_epoch", "best_metrics",
-                                "best_state", "stale_evaluations"), where)
+            raise MarginRankError(f"checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT!r}: written by "
+                                  "another version of marginrank, it cannot be resumed; train into another folder", path=where)
+        require_entries(state, ("fingerprint", "epoch", "model", "optimizer", "scheduler", "history", "best_epoch",
+                                "best_metrics", "stale_evaluations"), where)
+        saved = state["fingerprint"]
+        differing = sorted(key for key in saved.keys() | self.fingerprint.keys() if saved.get(key) != self.fingerprint.get(key))
+        if differing:
+            raise MarginRankError(f"this run's {', '.join(differing)} differ from those the checkpoint was trained on: "
+                                  "resume with the same, or train into another folder", path=where)
         saved_optimizer, optimizer = state.get("optimizer_class"), type(self.optimizer).__name__
         if saved_optimizer is not None and saved_optimizer != optimizer:
             raise MarginRankError(f"the checkpoint was trained with {saved_optimizer}, this trainer has {optimizer}", path=where)
@@ -359,9 +401,10 @@ class Trainer:
         self.epoch = state["epoch"]
         self.history = json.loads(state["history"])
         self.best_epoch, self.best_metrics = state["best_epoch"], dict(state["best_metrics"])
-        self.best_state, self.stale_evaluations = state["best_state"], state["stale_evaluations"]
+        self.stale_evaluations = state["stale_evaluations"]
         if self.average is not None and state.get("average") is not None:
             self.average.load_state_dict(state["average"])
+        self.best_state = self._best_state(best)
         saved = state.get("callbacks") or {}
         for callback in self.callbacks:
             try:
@@ -369,13 +412,36 @@ class Trainer:
             except MarginRankError as error:
                 raise MarginRankError(str(error), path=where) from None
 
+    def _best_state(self, best: dict[str, Any] | None) -> dict[str, torch.Tensor] | None:
+        """The best epoch's weights, once the checkpoint is loaded: its own (as evaluated) or ``best``'s."""
+        if self.best_epoch is None:
+            return None
+        if self.best_epoch == self.epoch:
+            with self._evaluated_weights():
+                return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if best is None:
+            raise MarginRankError(f"the best epoch {self.best_epoch}'s weights are in best.pt, and none was given")
+        return best["model"]
+
     def save(self, path: str | Path) -> None:
         """Write a checkpoint (rank 0 only: every rank holds the same replica)."""
         if self.process.is_main:
             save_checkpoint(self.state_dict(), path)
 
     def load(self, path: str | Path) -> None:
-        self.load_state_dict(load_checkpoint(path), source=path)
+        """Load the checkpoint at ``path`` and, where its best epoch is an earlier one, ``best.pt`` beside it."""
+        path = Path(path)
+        state = load_checkpoint(path)
+        best = None
+        if state.get("best_epoch") not in (None, state.get("epoch")):
+            best_path = path.with_name("best.pt")
+            best = load_checkpoint(best_path)
+            require_entries(best, ("epoch", "model"), best_path)
+            if best["format"] != CHECKPOINT_FORMAT or best["epoch"] != state["best_epoch"]:
+                raise MarginRankError(f"holds epoch {best['epoch']} (format {best['format']!r}); the checkpoint's best epoch "
+                                      f"is {state['best_epoch']} (format {CHECKPOINT_FORMAT!r})",
+                                      path=str(best_path))
+        self.load_state_dict(state, source=path, best=best)
 
 
 def _progress(total: int, description: str, enabled: bool):
