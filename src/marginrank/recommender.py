@@ -17,9 +17,10 @@ import hashlib
 import json
 import math
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import Field, asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass, field, fields, replace
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from marginrank.models.base import EmbeddingModel
 from marginrank.sampling import InBatchNegatives, PopularitySampler, UniformSampler
 from marginrank.sampling.miners import registry as miners
 from marginrank.sampling.source import NegativeSource
+from marginrank.training.batch_scaling import auto_batch_size, pool_group_size, scaled_lr
 from marginrank.training.batches import POSITIVE_SAMPLING
 from marginrank.training.callbacks import CollapseCheck, TopKRefresh
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
@@ -70,6 +72,7 @@ LR_SCHEDULES = ("plateau", "cosine")
 SAMPLERS = ("uniform", "popularity", "in-batch")
 MODEL_FORMAT = "marginrank-recommender-2"
 MF_ONLY_FORMAT = "marginrank-recommender-1"
+SCALED_SETTINGS = ("batch_size", "lr", "group_size")  # filled in from the data size when left unset
 TOP_K_SAMPLES = 1000  # items drawn per user to estimate the top-K thresholds (SL@K's N)
 
 
@@ -80,6 +83,10 @@ class RecommenderParams:
     ``monitor`` left unset becomes recall at the first cut-off of ``ks``. ``progress`` prints one
     line per epoch on stderr, and ``progress_bar`` adds a bar within each epoch when stderr is a
     terminal.
+
+    ``batch_size``, ``lr`` and (with shared negatives) ``group_size`` left unset are chosen from the
+    number of training pairs by :mod:`marginrank.training.batch_scaling` (:meth:`for_pairs`): the
+    fast path the reproduction runs use.
 
     ``dim``, ``similarity``, ``dropout``, ``init_std`` and ``sparse`` are the embedding settings
     every model takes; ``model_params`` holds the chosen model's own (LightGCN's ``layers``, MF's
@@ -92,8 +99,8 @@ class RecommenderParams:
     loss: str = "mmcl"
     loss_params: dict[str, Any] = field(default_factory=dict)
     negatives: int = 100
-    shared_negatives: bool = False
-    group_size: int | None = None
+    shared_negatives: bool = True
+    group_size: int | None = None  # None: batch_size // 32 (shared negatives)
     sampler: str = "uniform"  # or "popularity", "in-batch"
     miner: str | None = None
     miner_params: dict[str, Any] = field(default_factory=dict)
@@ -108,9 +115,9 @@ class RecommenderParams:
     dropout: float = 0.1
     init_std: float = 1e-4
     optimizer: str = "adam"
-    lr: float = 1e-3
+    lr: float | None = None  # None: scaled with batch_size
     sparse: bool = False
-    batch_size: int = 1024
+    batch_size: int | None = None  # None: from the number of training pairs
     positive_sampling: str = "pairs"  # or "users"
     epochs: int = 20
     l2: float = 0.0
@@ -135,6 +142,12 @@ class RecommenderParams:
     progress: bool = True
     progress_bar: bool = True
     device: str = "cpu"
+
+    def for_pairs(self, n_pairs: int) -> RecommenderParams:
+        """These settings with ``batch_size``, ``lr`` and ``group_size`` filled in for ``n_pairs`` training pairs."""
+        batch_size = self.batch_size or auto_batch_size(n_pairs)
+        group_size = self.group_size or (pool_group_size(batch_size) if self.shared_negatives else None)
+        return replace(self, batch_size=batch_size, lr=self.lr or scaled_lr(batch_size), group_size=group_size)
 
     def __post_init__(self) -> None:
         for setting in fields(self):
@@ -175,8 +188,8 @@ SETTING_CHECKS: tuple[tuple[str, Callable[[RecommenderParams], object]], ...] = 
     ("ks", lambda params: cut_offs(params.ks)),
     ("device", lambda params: require(
         _is_device(params.device), f"device must be 'cpu', 'cuda' or 'cuda:N', got {params.device!r}")),
-    _own("lr", require_positive),
-    _own("batch_size", require_integer, 1),
+    _own("lr", require_optional, require_positive),
+    _own("batch_size", require_optional, require_integer, 1),
     _own("positive_sampling", require_choice, POSITIVE_SAMPLING),
     _own("optimizer", require_choice, OPTIMIZERS),
     _own("on_collapse", require_choice, ("warn", "stop")),
@@ -194,7 +207,7 @@ SETTING_CHECKS: tuple[tuple[str, Callable[[RecommenderParams], object]], ...] = 
     _own("lr_factor", require_fraction),
     _own("min_lr", require_non_negative),
     ("min_lr", lambda params: require(
-        params.lr_schedule != "cosine" or params.min_lr <= params.lr,
+        params.lr_schedule != "cosine" or params.lr is None or params.min_lr <= params.lr,
         f"min_lr {params.min_lr} is above lr {params.lr}: the cosine schedule anneals from lr down to min_lr")),
     _own("time_limit", require_optional, require_positive),
     _own("clip_norm", require_optional, require_positive),
@@ -296,7 +309,7 @@ class Recommender:
         loss: str = "mmcl",
         loss_params: dict[str, Any] | None = None,
         negatives: int = 100,
-        shared_negatives: bool = False,
+        shared_negatives: bool = True,
         group_size: int | None = None,
         sampler: str = "uniform",
         miner: str | None = None,
@@ -312,9 +325,9 @@ class Recommender:
         dropout: float = 0.1,
         init_std: float = 0.0001,
         optimizer: str = "adam",
-        lr: float = 0.001,
+        lr: float | None = None,
         sparse: bool = False,
-        batch_size: int = 1024,
+        batch_size: int | None = None,
         positive_sampling: str = "pairs",
         epochs: int = 20,
         l2: float = 0.0,
@@ -351,6 +364,7 @@ class Recommender:
         self.result_: TrainResult | None = None
         self.process = ProcessGroup()
         self.metrics_: dict[str, Any] = {}
+        self.settings_: RecommenderParams | None = None  # the params with the scaled settings filled in, once fitted
 
     # ------------------------------------------------------------------------------ fitting
     def fit(self, data: Dataset | Interactions, *, run_dir: str | os.PathLike | None = None, resume: bool = False,
@@ -383,6 +397,11 @@ class Recommender:
         if test is not None:
             check_evaluation_split(train.matrix, test.matrix)
         fit_on, evaluator = self._selection(train, test)
+        p = self.settings_ = self.params.for_pairs(len(fit_on))
+        chosen = {name: getattr(p, name) for name in SCALED_SETTINGS if getattr(self.params, name) != getattr(p, name)}
+        if chosen and p.progress and self.process.is_main:
+            settings = ", ".join(f"{name} {value:g}" for name, value in chosen.items())
+            print(f"chosen for {len(fit_on):,} training pairs: {settings} (set them to override)", file=sys.stderr)
         torch.manual_seed(p.seed)
         self.model = self._build_model(fit_on.matrix).to(p.device)
         self.user_ids, self.item_ids, self.seen = train.user_ids, train.item_ids, train.matrix
@@ -500,7 +519,7 @@ class Recommender:
         return fit_on, Evaluator(fit_on.matrix, held_out.matrix, p.ks, seed=p.seed, process=self.process)
 
     def _negatives(self, fit_on: Interactions) -> NegativeSource:
-        p = self.params
+        p = self.settings_
         exclude = fit_on.matrix if p.exclude_positives else None
         if p.sampler == "in-batch":
             return InBatchNegatives(exclude)
@@ -518,6 +537,7 @@ class Recommender:
             "epochs_run": len(result.history),
             "stopped": result.stopped,
             "selection": result.best_metrics,
+            "scaled_settings": {name: getattr(self.settings_, name) for name in SCALED_SETTINGS},
         }
         if p.protocol == "paper":
             summary["note"] = "best epoch chosen on the test split (as published papers do): optimistic"

@@ -1,4 +1,4 @@
-"""Run settings: built-in defaults < a TOML file (``--config``) < command-line options.
+"""Run settings: built-in defaults < a preset (``--preset``) < a TOML file (``--config``) < command-line options.
 
 Every field of :class:`marginrank.recommender.RecommenderParams` is an option (``--batch-size``,
 ``--no-exclude-positives``, ``--loss-param margins=[0.7,0.8]``, ``--model-param layers=1``) and a TOML
@@ -28,6 +28,15 @@ SPLITS = ("holdout", "leave-last-out")
 
 TABLES = {"loss_params": "--loss-param", "model_params": "--model-param", "miner_params": "--miner-param"}
 
+PRESET = "preset"
+PRESETS = {  # name -> settings under the TOML file and the options
+    "fast": {},
+    "paper": {  # the published protocol of SimpleX and MMCL: negatives drawn per example, known positives left out
+        "shared_negatives": False, "exclude_positives": True, "batch_size": 1024, "lr": 1e-3,
+    },
+}
+SCALED = "chosen from the number of training pairs"
+
 HELP = {
     "model": "model name (mf, lightgcn)",
     "model_params": "a setting of the model as KEY=VALUE in TOML syntax, e.g. layers=1 (lightgcn) or dropout_before_norm=true (mf) (repeatable)",
@@ -37,7 +46,7 @@ HELP = {
     "miner_params": "a miner parameter as KEY=VALUE, e.g. k=20 (hard, warmup), margin=0.2 (semi-hard), n_hard=5 (mixed) (repeatable)",
     "negatives": "negatives per example (or size of the shared pool)",
     "shared_negatives": "one pool of negatives per batch: scoring is one matrix product",
-    "group_size": "with --shared-negatives: rows of the batch that share one pool (default: the whole batch)",
+    "group_size": "with --shared-negatives: rows of the batch that share one pool (default: batch size / 32)",
     "sampler": "uniform, popularity or in-batch (the batch's other positives)",
     "popularity_alpha": "exponent of the popularity sampler (count ** alpha)",
     "exclude_positives": "never use a user's known positives as negatives",
@@ -50,9 +59,9 @@ HELP = {
     "dropout": "embedding dropout on the user vector",
     "init_std": "standard deviation of the initial embeddings",
     "optimizer": "adam, adagrad or sgd",
-    "lr": "learning rate",
+    "lr": "learning rate (default: 3e-4 * sqrt(4096 / batch size))",
     "sparse": "sparse embedding gradients (lazy Adam: only rows a batch touches are updated)",
-    "batch_size": "training pairs per batch",
+    "batch_size": "training pairs per batch (default: about 64 steps per epoch, a power of two in 256-4096)",
     "positive_sampling": "pairs (every training pair once per epoch) or users (a uniform user, then one of its pairs: LightGCN's sampler)",
     "epochs": "maximum number of epochs",
     "l2": "L2 weight on the embedding rows a batch uses",
@@ -119,11 +128,19 @@ def _toml_value(value: Any) -> str:
 
 
 def add_recommender_options(parser: argparse.ArgumentParser) -> None:
-    """One option per RecommenderParams field, defaulting to None (= not given)."""
+    """One option per RecommenderParams field, defaulting to None (= not given); each help names the default."""
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), default=None,
+        help="fast (default: shared pools, batch and lr scaled to the data) or paper (negatives per example, "
+        "known positives left out, batch 1024, lr 1e-3, as published)",
+    )
     for field in dataclasses.fields(RecommenderParams):
         flag = option_of(field.name)
         kind = field_kind(field)
         help_text = HELP.get(field.name, "")
+        if field.name not in TABLES and "(default:" not in help_text:
+            default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+            help_text += f" (default: {_toml_value(default) if default is not None else 'none'})"
         if field.name in TABLES:
             parser.add_argument(option_of(field.name), dest=field.name, action="append", metavar="KEY=VALUE", help=help_text)
         elif kind == "bool":
@@ -146,7 +163,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise MarginRankError("not a TOML config file (not UTF-8 text)", path=str(path)) from None
     except tomllib.TOMLDecodeError as error:
         raise MarginRankError(f"invalid TOML: {error}", path=str(path)) from None
-    known = set(RUN_KEYS) | {f.name for f in dataclasses.fields(RecommenderParams)}
+    known = set(RUN_KEYS) | {PRESET} | {f.name for f in dataclasses.fields(RecommenderParams)}
     unknown = sorted(set(table) - known)
     if unknown:
         raise MarginRankError(f"unknown setting(s) {unknown}", path=str(path))
@@ -173,7 +190,13 @@ def resolve(args: argparse.Namespace) -> RunSettings:
     """
     config = getattr(args, "config", None)
     values: dict[str, Any] = read_toml(config) if config else {}
+    preset = getattr(args, PRESET, None) or values.pop(PRESET, "fast")
+    if preset not in PRESETS:
+        raise MarginRankError(f"preset must be one of {', '.join(sorted(PRESETS))}, got {preset!r}", path=str(config),
+                              line=_line_of(Path(config), PRESET))
+    values.pop(PRESET, None)
     from_file = set(values)
+    values = {**PRESETS[preset], **values}
     for key in RUN_KEYS:
         given = getattr(args, key, None)
         if given is not None:
