@@ -24,21 +24,22 @@ from marginrank.cli.settings import PRESETS
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data"))
 PAPER_PRESET = PRESETS["paper"]
-RUNS = [  # (dataset, loss, negatives, settings beyond the defaults, epochs)
-    ("synthetic", "mmcl", 100, {}, 3),
-    ("synthetic", "mmcl", 100, PAPER_PRESET, 3),
-    ("yelp2018", "ccl", 800, {}, 3),
-    ("yelp2018", "bsl", 800, {}, 3),
-    ("yelp2018", "ccl", 800, PAPER_PRESET, 1),
+RUNS = [  # (dataset, loss, negatives, label, settings beyond the defaults, epochs)
+    ("synthetic", "mmcl", 100, "default", {}, 3),
+    ("synthetic", "mmcl", 100, "preset paper", PAPER_PRESET, 3),
+    ("yelp2018", "ccl", 800, "default", {}, 3),
+    ("yelp2018", "ccl", 800, "default, exclude_positives off", {"exclude_positives": False}, 3),
+    ("yelp2018", "bsl", 800, "default", {}, 3),
+    ("yelp2018", "ccl", 800, "preset paper", PAPER_PRESET, 1),
 ]
 
 
-def run(dataset, loss: str, negatives: int, settings: dict, epochs: int) -> dict:
+def run(dataset, loss: str, negatives: int, label: str, settings: dict, epochs: int) -> dict:
     start = time.perf_counter()
     rec = Recommender(loss=loss, negatives=negatives, epochs=epochs, protocol="paper", progress=False, **settings).fit(dataset)
     history = rec.result_.history
     return {
-        "dataset": dataset.name, "loss": loss, "negatives": negatives, "preset": "paper" if settings else "default",
+        "dataset": dataset.name, "loss": loss, "negatives": negatives, "settings": label,
         "scaled_settings": rec.metrics_["scaled_settings"],
         "seconds_per_epoch": [round(r["seconds"], 2) for r in history],
         "eval_seconds": [round(r.get("eval_seconds", 0.0), 2) for r in history],
@@ -55,7 +56,7 @@ def main() -> int:
     args = parser.parse_args()
     loaded = {}
     results = []
-    for name, loss, negatives, settings, epochs in RUNS:
+    for name, loss, negatives, label, settings, epochs in RUNS:
         if args.only and name not in args.only:
             continue
         if name != "synthetic" and not (SHARED / name / "train.txt").exists():
@@ -63,13 +64,13 @@ def main() -> int:
             continue
         if name not in loaded:
             loaded[name] = datasets.load(name, root=SHARED, download=False) if name != "synthetic" else datasets.load(name)
-        results.append(run(loaded[name], loss, negatives, settings, epochs))
+        results.append(run(loaded[name], loss, negatives, label, settings, epochs))
         print(json.dumps(results[-1]), flush=True)
     print("\n| data | loss | settings | batch, lr, group | s / epoch | Recall@20 per epoch | popularity |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
         scaled = r["scaled_settings"]
-        print(f"| {r['dataset']} | {r['loss']}-{r['negatives']} | {r['preset']} | {scaled['batch_size']}, {scaled['lr']:.2g}, "
+        print(f"| {r['dataset']} | {r['loss']}-{r['negatives']} | {r['settings']} | {scaled['batch_size']}, {scaled['lr']:.2g}, "
               f"{scaled['group_size']} | {', '.join(map(str, r['seconds_per_epoch']))} | {', '.join(map(str, r['recall@20']))} | "
               f"{r['popularity_recall@20']} |")
     atomic_write_text(args.out, json.dumps({"threads": os.cpu_count(), "runs": results}, indent=1))

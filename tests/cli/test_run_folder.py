@@ -35,10 +35,10 @@ def contents(folder):
 
 
 def one_line(capsys):
-    """The error: one line, besides the report of the file read, the banner that says what trains and
-    the epoch lines."""
+    """The error: one line, besides the report of the file read, the banner that says what trains, the
+    settings chosen for the data and the epoch lines."""
     err = [line for line in capsys.readouterr().err.strip().splitlines()
-           if not line.startswith(("marginrank: read ", "training ", "epoch "))]
+           if not line.startswith(("marginrank: read ", "training ", "chosen for ", "epoch "))]
     assert len(err) == 1 and "Traceback" not in err[0]
     return err[0]
 

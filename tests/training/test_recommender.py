@@ -89,7 +89,7 @@ def test_string_ids_from_a_csv(tmp_path):
         ({"init_std": 0.0}, "init_std must be > 0, got 0.0"),
         ({"max_norm": -1.0}, "max_norm must be > 0, got -1.0"),
         ({"shared_negatives": True, "group_size": 0}, "group_size must be an integer >= 1, got 0"),
-        ({"group_size": 8}, "group_size applies to shared negatives only"),
+        ({"group_size": 8, "shared_negatives": False}, "group_size applies to shared negatives only"),
         ({"popularity_alpha": float("nan")}, "setting .popularity_alpha. must be a finite number"),
         ({"monitor": "recall"}, "monitor must be a metric@k such as 'recall@20'"),
         ({"monitor": "auc@20"}, "monitor must be a metric@k"),
@@ -243,7 +243,7 @@ def test_user_uniform_positives_train_a_ranker_on_planted_data():
     pairs (here 0.204 against 0.208 Recall@20), far above popularity (0.125)."""
     data = datasets.load("synthetic", n_users=1000, n_items=500)
     settings = dict(loss="softmax", loss_params={"temperature": 0.1}, negatives=100, shared_negatives=True,
-                    group_size=16, epochs=8, lr=3e-3, protocol="paper", patience=None, progress=False, seed=0)
+                    group_size=16, batch_size=1024, epochs=8, lr=3e-3, protocol="paper", patience=None, progress=False, seed=0)
     pairs = Recommender(**settings).fit(data).metrics_["recall@20"]
     users = Recommender(positive_sampling="users", **settings).fit(data).metrics_["recall@20"]
     popularity = evaluate_popularity(data.train.matrix, data.test.matrix)["recall@20"]
