@@ -148,14 +148,15 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------- training
     def fit(self, epochs: int, *, resume: bool = False) -> TrainResult:
-        """Train for up to ``epochs`` epochs (in total, counting those of a resumed checkpoint)."""
+        """Train for up to ``epochs`` epochs (in total, counting those of a resumed checkpoint); a
+        resumed run that had run out of ``patience`` stays stopped."""
         if resume:
             self.load(self._path("last.pt"))
         elif self.run_dir is not None and self._path("last.pt").exists():
             raise MarginRankError("already holds a run's checkpoint: resume it, or train into another folder", path=str(self.run_dir))
-        stopped = "completed"
+        stopped = "early_stopping" if self._out_of_patience() else "completed"
         started = time.perf_counter()
-        while self.epoch < epochs:
+        while stopped == "completed" and self.epoch < epochs:
             self.epoch += 1
             seeds = EpochSeeds(self.seed, self.epoch, self.process.rank)
             self.task.begin_epoch(self.epoch, seeds)
@@ -173,8 +174,6 @@ class Trainer:
                 self.save(self._path("last.pt"))
             if stopped == "completed" and self.time_limit is not None and self._past(started + self.time_limit):
                 stopped = "time_limit"
-            if stopped != "completed":
-                break
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
 
     def _end_callbacks(self, record: dict[str, Any]) -> None:
@@ -294,9 +293,11 @@ class Trainer:
             if cut and self.restore_best_on_lr_cut:
                 self.restore_best()
                 record["restored_best_epoch"] = self.best_epoch
-        if self.patience is not None and self.stale_evaluations >= self.patience:
-            return "early_stopping"
-        return "completed"
+        return "early_stopping" if self._out_of_patience() else "completed"
+
+    def _out_of_patience(self) -> bool:
+        """Whether ``patience`` evaluations in a row went without improvement."""
+        return self.patience is not None and self.stale_evaluations >= self.patience
 
     def restore_best(self) -> None:
         """Load the weights of the best evaluated epoch; where nothing was evaluated, the averaged
