@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     ks = tuple(args.ks or recommender.params.ks)
     metrics = recommender.evaluate(dataset.test, ks)
     metrics["popularity"] = evaluate_popularity(dataset.train.matrix, dataset.test.matrix, ks, seed=recommender.params.seed)
-    for key in ("protocol", "optimistic", "best_epoch", "epochs_run", "stopped"):
+    for key in ("protocol", "optimistic", "best_epoch", "epochs_run", "stopped", "refit"):
         metrics[key] = recommender.metrics_.get(key)
     if args.json:
         print(json.dumps(metrics))

@@ -114,3 +114,5 @@ def print_metrics(metrics: dict) -> None:
     epoch = metrics.get("best_epoch")
     print(f"best epoch {epoch} of {metrics.get('epochs_run')} ({metrics.get('stopped')}), protocol {metrics.get('protocol')}"
           + (" -- OPTIMISTIC: the best epoch was chosen on the test split" if metrics.get("optimistic") else ""))
+    if metrics.get("refit"):
+        print(f"model: refit on all {metrics['refit']['pairs']:,} training pairs for {metrics['refit']['epochs']} epochs")
