@@ -56,7 +56,7 @@ from marginrank.sampling.miners import registry as miners
 from marginrank.sampling.source import NegativeSource
 from marginrank.training.batch_scaling import auto_batch_size, pool_group_size, scaled_lr
 from marginrank.training.batches import POSITIVE_SAMPLING
-from marginrank.training.callbacks import CollapseCheck, TopKRefresh
+from marginrank.training.callbacks import Callback, CollapseCheck, LearningRateReplay, TopKRefresh
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
@@ -73,6 +73,7 @@ SAMPLERS = ("uniform", "popularity", "in-batch")
 MODEL_FORMAT = "marginrank-recommender-2"
 MF_ONLY_FORMAT = "marginrank-recommender-1"
 SCALED_SETTINGS = ("batch_size", "lr", "group_size")  # filled in from the data size when left unset
+REFIT_FOLDER = "refit"  # under a run folder: the refit's log and checkpoints
 TOP_K_SAMPLES = 1000  # items drawn per user to estimate the top-K thresholds (SL@K's N)
 
 
@@ -92,6 +93,9 @@ class RecommenderParams:
     every model takes; ``model_params`` holds the chosen model's own (LightGCN's ``layers``, MF's
     ``dropout_before_norm``). ``miner_params`` and ``loss_params`` likewise belong to the chosen
     miner and loss.
+
+    ``refit`` is off here because it doubles the cost of a fit (the command line's ``train`` turns
+    it on under the validation protocol): see :class:`Recommender`.
     """
 
     model: str = "mf"
@@ -125,6 +129,7 @@ class RecommenderParams:
     max_norm: float | None = None
     protocol: str = "validation"
     valid_ratio: float = 0.1
+    refit: bool = False
     eval_every: int = 1
     ks: tuple[int, ...] = (20,)
     monitor: str | None = None  # None: recall at the first cut-off
@@ -201,6 +206,12 @@ SETTING_CHECKS: tuple[tuple[str, Callable[[RecommenderParams], object]], ...] = 
     ("lr_patience", lambda params: require(
         params.lr_schedule == "plateau" or params.lr_patience is None,
         f"lr_patience drives the plateau schedule; unset it for lr_schedule {params.lr_schedule!r}")),
+    ("refit", lambda params: require(
+        not params.refit or params.protocol == "validation",
+        f"refit retrains on the validation pairs; it needs protocol 'validation', not {params.protocol!r}")),
+    ("refit", lambda params: require(
+        not params.refit or not params.restore_best_on_lr_cut,
+        "refit replays the selection run's epochs and learning rates, not the weight reloads of restore_best_on_lr_cut")),
     ("restore_best_on_lr_cut", lambda params: require(
         params.lr_schedule == "plateau" or not params.restore_best_on_lr_cut,
         f"restore_best_on_lr_cut acts on the plateau schedule's cuts, not on lr_schedule {params.lr_schedule!r}")),
@@ -299,6 +310,12 @@ class Recommender:
     ``protocol="validation"`` (default) 10% of each user's training items are held out to pick the
     best epoch and stop early; ``"paper"`` monitors the test split, as published LightGCN, SimpleX
     and MMCL numbers do: that is optimistic, and every output says so.
+
+    ``refit=True`` (validation protocol only) then retrains from scratch, with the same seed and
+    settings, on all training pairs (the validation pairs included) for the best epoch's number of
+    epochs, replaying the learning rate of each of the selection run's epochs (no evaluation, no
+    early stopping, no time limit); the test metrics are the refit model's. ``result_`` holds the
+    selection run, ``refit_result_`` the refit. It is off by default because it doubles the cost.
     """
 
     def __init__(
@@ -335,6 +352,7 @@ class Recommender:
         max_norm: float | None = None,
         protocol: str = "validation",
         valid_ratio: float = 0.1,
+        refit: bool = False,
         eval_every: int = 1,
         ks: tuple[int, ...] = (20,),
         monitor: str | None = None,
@@ -362,6 +380,7 @@ class Recommender:
         self.item_ids: np.ndarray | None = None
         self.seen: sp.csr_matrix | None = None
         self.result_: TrainResult | None = None
+        self.refit_result_: TrainResult | None = None
         self.process = ProcessGroup()
         self.metrics_: dict[str, Any] = {}
         self.settings_: RecommenderParams | None = None  # the params with the scaled settings filled in, once fitted
@@ -369,7 +388,8 @@ class Recommender:
     # ------------------------------------------------------------------------------ fitting
     def fit(self, data: Dataset | Interactions, *, run_dir: str | os.PathLike | None = None, resume: bool = False,
             on_start: Callable[[], None] | None = None) -> Recommender:
-        """Train; with ``run_dir`` write logs, checkpoints, ``metrics.json`` and ``model.pt`` there.
+        """Train; with ``run_dir`` write logs, checkpoints, ``metrics.json`` and ``model.pt`` there (a
+        refit's log and checkpoints in its ``refit`` folder).
 
         Every check (settings, data, device, the run folder, on resume the checkpoint and the
         fingerprint of the data it was trained on) comes before anything is written; ``on_start``
@@ -397,25 +417,58 @@ class Recommender:
         if test is not None:
             check_evaluation_split(train.matrix, test.matrix)
         fit_on, evaluator = self._selection(train, test)
-        p = self.settings_ = self.params.for_pairs(len(fit_on))
-        chosen = {name: getattr(p, name) for name in SCALED_SETTINGS if getattr(self.params, name) != getattr(p, name)}
-        if chosen and p.progress and self.process.is_main:
+        self.settings_ = self.params.for_pairs(len(fit_on))
+        self._say_chosen(len(fit_on))
+        self.user_ids, self.item_ids, self.seen = train.user_ids, train.item_ids, train.matrix
+        fingerprint = self._fingerprint(train)
+        with ExitStack() as stack:
+            if run_dir is not None and self.process.is_main:
+                stack.enter_context(claim(run_dir))
+            trainer = self._trainer(fit_on, evaluator, run_dir, fingerprint, phase="selection" if p.refit else None)
+            self.result_ = trainer.fit(p.epochs, resume=resume, on_start=on_start)
+            trainer.restore_best()
+            self.refit_result_ = self._refit(train, run_dir, resume, fingerprint) if p.refit else None
+            self.model.eval()
+            self.metrics_ = self._final_metrics(train, test)
+            self.metrics_["processes"] = self.process.world_size
+            if run_dir is not None and self.process.is_main:
+                atomic_write_text(Path(run_dir) / "metrics.json", json.dumps(self.metrics_, indent=2) + "\n")
+                self.save(Path(run_dir) / "model.pt")
+        return self
+
+    def _say_chosen(self, n_pairs: int) -> None:
+        """One line on stderr (with ``progress``) naming the settings chosen for the data size."""
+        chosen = {name: getattr(self.settings_, name) for name in SCALED_SETTINGS
+                  if getattr(self.params, name) != getattr(self.settings_, name)}
+        if chosen and self.params.progress and self.process.is_main:
             settings = ", ".join(f"{name} {value:g}" for name, value in chosen.items())
-            print(f"chosen for {len(fit_on):,} training pairs: {settings} (set them to override)", file=sys.stderr)
+            print(f"chosen for {n_pairs:,} training pairs: {settings} (set them to override)", file=sys.stderr)
+
+    def _trainer(
+        self, fit_on: Interactions, evaluator: Evaluator | None, run_dir: str | os.PathLike | None,
+        fingerprint: dict[str, str], *, phase: str | None = None, replay: Sequence[float] | None = None,
+    ) -> Trainer:
+        """A fresh model (seeded by ``seed``) in ``self.model`` and the trainer that fits it on ``fit_on``
+        with the settings chosen for the data (``settings_``).
+
+        ``replay`` gives each epoch's learning rate in place of the plateau schedule, and the run then
+        has no time limit; ``phase`` tags the lines of its log."""
+        p = self.settings_
         torch.manual_seed(p.seed)
         self.model = self._build_model(fit_on.matrix).to(p.device)
-        self.user_ids, self.item_ids, self.seen = train.user_ids, train.item_ids, train.matrix
         optimizer = make_optimizer(p.optimizer, self.model.parameters(), p.lr, sparse=p.sparse)
+        callbacks: list[Callback] = []
         scheduler = None
-        if p.lr_schedule == "cosine":
+        if p.lr_schedule == "cosine":  # it reads no metric: rebuilt over a refit's steps, each epoch ends at the same rate
             steps_per_epoch = -(-len(fit_on) // p.batch_size)
             scheduler = cosine_decay(optimizer, p.epochs * steps_per_epoch, p.min_lr)
+        elif replay is not None:
+            callbacks.append(LearningRateReplay(optimizer, replay))
         elif p.lr_patience is not None and evaluator is not None:
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="max", factor=p.lr_factor, patience=p.lr_patience, min_lr=p.min_lr
             )
         loss = losses.get(p.loss, **p.loss_params)
-        callbacks = []
         quantile = None
         if p.top_k_weight:
             loss = losses.TopKWeighted(loss, p.top_k_weight_temperature)
@@ -434,7 +487,8 @@ class Recommender:
             top_k_quantile=quantile,
             process=self.process,
         )
-        trainer = Trainer(
+        tags = {"protocol": p.protocol, "optimistic": p.protocol == "paper"}
+        return Trainer(
             self.model,
             task,
             loss,
@@ -456,23 +510,45 @@ class Recommender:
             progress_bar=p.progress_bar,
             device=p.device,
             process=self.process,
-            time_limit=p.time_limit,
-            tags={"protocol": p.protocol, "optimistic": p.protocol == "paper"},
+            time_limit=p.time_limit if replay is None else None,
+            tags=tags if phase is None else {**tags, "phase": phase},
             evaluated_on="test" if p.protocol == "paper" else "validation",
-            fingerprint=self._fingerprint(train),
+            fingerprint=fingerprint,
         )
+
+    def _refit(self, train: Interactions, run_dir: str | os.PathLike | None, resume: bool, fingerprint: dict[str, str]) -> TrainResult:
+        """Retrain from scratch on all of ``train`` (validation pairs included) for the selection run's
+        best epoch count, replaying the learning rate of each of its epochs; nothing is evaluated.
+
+        Its log and checkpoints go to ``run_dir/refit``; a resumed fit continues the refit found
+        there if it follows the same plan (epochs and rates), and starts it over otherwise."""
+        p, history = self.params, self.result_.history
+        epochs = self.result_.best_epoch or len(history)
+        plan = {"epochs": epochs, "lr": [record["lr"] for record in history[:epochs]]}
+        folder = None if run_dir is None else Path(run_dir) / REFIT_FOLDER
         with ExitStack() as stack:
-            if run_dir is not None and self.process.is_main:
-                stack.enter_context(claim(run_dir))
-            self.result_ = trainer.fit(p.epochs, resume=resume, on_start=on_start)
+            if folder is not None and self.process.is_main:
+                stack.enter_context(claim(folder))
+            resume = folder is not None and self._refit_resumes(folder, plan, resume)
+            if p.progress and self.process.is_main:
+                print(f"refit on all {len(train):,} training pairs (validation pairs included) for {epochs} epochs",
+                      file=sys.stderr, flush=True)
+            trainer = self._trainer(train, None, folder, fingerprint, phase="refit", replay=plan["lr"])
+            result = trainer.fit(epochs, resume=resume)
             trainer.restore_best()
-            self.model.eval()
-            self.metrics_ = self._final_metrics(train, test)
-            self.metrics_["processes"] = self.process.world_size
-            if run_dir is not None and self.process.is_main:
-                atomic_write_text(Path(run_dir) / "metrics.json", json.dumps(self.metrics_, indent=2) + "\n")
-                self.save(Path(run_dir) / "model.pt")
-        return self
+        return result
+
+    def _refit_resumes(self, folder: Path, plan: dict[str, Any], resume: bool) -> bool:
+        """Whether to ``resume`` the refit checkpoint in ``folder``: only one that follows ``plan``;
+        otherwise the folder is made ready for a fresh refit (a stale checkpoint removed, the plan written)."""
+        written = folder / "plan.json"
+        if resume and written.exists() and json.loads(written.read_text()) == plan and (folder / "last.pt").exists():
+            return True
+        if self.process.is_main:
+            folder.mkdir(exist_ok=True)
+            (folder / "last.pt").unlink(missing_ok=True)
+            atomic_write_text(written, json.dumps(plan) + "\n")
+        return False
 
     def _fingerprint(self, train: Interactions) -> dict[str, str]:
         """Hashes of what a checkpoint is trained on: the training pairs with their raw ids, and the
@@ -539,6 +615,8 @@ class Recommender:
             "selection": result.best_metrics,
             "scaled_settings": {name: getattr(self.settings_, name) for name in SCALED_SETTINGS},
         }
+        if self.refit_result_ is not None:
+            summary["refit"] = {"epochs": len(self.refit_result_.history), "pairs": len(train)}
         if p.protocol == "paper":
             summary["note"] = "best epoch chosen on the test split (as published papers do): optimistic"
         if test is not None:

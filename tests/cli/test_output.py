@@ -10,7 +10,7 @@ QUICK = ["--epochs", "2", "--negatives", "20", "--batch-size", "512"]
 
 
 def test_quiet_keeps_one_clean_line_per_epoch(tmp_path, capsys):
-    assert main(["train", "--quiet", *QUICK, "--out", str(tmp_path / "run")]) == 0
+    assert main(["train", "--quiet", "--no-refit", *QUICK, "--out", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err
     assert "\r" not in err
     epochs = [line for line in err.splitlines() if line.startswith("epoch ")]

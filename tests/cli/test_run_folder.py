@@ -31,7 +31,7 @@ def pairs_csv(tmp_path):
 
 
 def contents(folder):
-    return {p.name: p.read_bytes() for p in folder.iterdir()}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def one_line(capsys):
@@ -126,8 +126,8 @@ def test_the_end_of_training_lists_where_the_space_goes(tmp_path, capsys, pairs_
     run = tmp_path / "run"
     assert main(["train", *QUICK, "--epochs", "1", "--data", str(pairs_csv), "--out", str(run)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    sizes = {p.name: p.stat().st_size for p in run.iterdir() if p.name != MARKER}
+    sizes = {p.relative_to(run).as_posix(): p.stat().st_size for p in run.rglob("*") if p.is_file() and p.name != MARKER}
     assert last.startswith(f"run folder {run}: ")
-    listed = dict(re.findall(r"([\w.]+) (\d+(?:\.\d)? (?:B|kB|MB))", last.partition(" (")[2]))
+    listed = dict(re.findall(r"([\w./]+) (\d+(?:\.\d)? (?:B|kB|MB))", last.partition(" (")[2]))
     assert list(listed) == sorted(sizes, key=sizes.get, reverse=True)
     assert listed["last.pt"] == f"{sizes['last.pt'] / 1e3:.1f} kB"

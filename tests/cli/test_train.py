@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from marginrank import Recommender, datasets
-from marginrank.cli.main import main
+from marginrank.cli.main import build_parser, main
 from marginrank.cli.settings import resolve
 
 QUICK = ["--quiet", "--epochs", "3", "--negatives", "20", "--batch-size", "512"]
@@ -27,7 +27,13 @@ def test_default_job_beats_popularity(tmp_path, capsys):
     assert {"config.toml", "log.jsonl", "last.pt", "best.pt", "metrics.json", "model.pt"} <= {p.name for p in run.iterdir()}
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == list(range(1, len(log) + 1))
-    assert all("loss" in r and "examples_per_s" in r and "metrics" in r for r in log)
+    assert all("loss" in r and "examples_per_s" in r and "metrics" in r and r["phase"] == "selection" for r in log)
+    # the final model is refit on every training pair for the selected number of epochs
+    assert metrics["refit"] == {"epochs": metrics["best_epoch"], "pairs": 47898}
+    refit_log = [json.loads(line) for line in (run / "refit" / "log.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in refit_log] == [r["lr"] for r in log[: metrics["best_epoch"]]]
+    assert all(r["phase"] == "refit" and "metrics" not in r for r in refit_log)
+    assert f"refit on all 47,898 training pairs for {metrics['best_epoch']} epochs" in out
 
 
 @pytest.mark.parametrize("extra", [[], ["--average-decay", "0.95"], ["--positive-sampling", "users"]])
@@ -211,6 +217,28 @@ def test_recommend_never_returns_training_items():
     assert np.all(np.diff(scores, axis=1) <= 1e-6)  # sorted by score
     loaded_path = rec.metrics_  # fitted metrics exist on a Dataset fit
     assert "recall@20" in loaded_path
+
+
+@pytest.mark.parametrize(("options", "refits"), [([], True), (["--no-refit"], False), (["--protocol", "paper"], False),
+                                                  (["--restore-best-on-lr-cut"], False)])
+def test_train_refits_by_default_under_the_validation_protocol(options, refits):
+    settings = resolve(build_parser().parse_args(["train", *options]))
+    assert settings.recommender.refit is refits
+
+
+def test_the_run_config_leaves_refit_to_follow_the_protocol(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(resolve(build_parser().parse_args(["train"])).to_toml())
+    assert "refit" not in config.read_text()
+    paper = resolve(build_parser().parse_args(["train", "--config", str(config), "--protocol", "paper"]))
+    assert paper.recommender.protocol == "paper" and not paper.recommender.refit
+    config.write_text(resolve(build_parser().parse_args(["train", "--no-refit"])).to_toml())
+    assert "refit = false" in config.read_text() and not resolve(argparse.Namespace(config=config)).recommender.refit
+
+
+def test_a_refit_under_the_paper_protocol_is_refused(tmp_path, capsys):
+    assert main(["train", *QUICK, "--protocol", "paper", "--refit", "--out", str(tmp_path / "run")]) == 2
+    assert "refit retrains on the validation pairs; it needs protocol 'validation', not 'paper'" in capsys.readouterr().err
 
 
 def test_paper_protocol_is_marked_optimistic(tmp_path):

@@ -99,6 +99,8 @@ def test_string_ids_from_a_csv(tmp_path):
         ({"top_k_weight_temperature": 0.0}, "top_k_weight_temperature must be > 0, got 0.0"),
         ({"top_k_refresh_every": 0}, "top_k_refresh_every must be an integer >= 1, got 0"),
         ({"positive_sampling": "user"}, "positive_sampling must be one of pairs, users; got 'user'"),
+        ({"refit": True, "protocol": "paper"}, "refit retrains on the validation pairs; it needs protocol 'validation', not 'paper'"),
+        ({"refit": True, "restore_best_on_lr_cut": True}, "refit replays the selection run's epochs and learning rates, not"),
     ],
 )
 def test_bad_settings_fail_before_any_work(params, message):
@@ -114,6 +116,7 @@ def test_bad_settings_fail_before_any_work(params, message):
         ({"lr_schedule": "cosine", "lr_patience": 3}, "lr_patience"),
         ({"ks": (5, 10), "monitor": "recall@20"}, "monitor"),
         ({"model_params": {"layers": 2}}, "model_params"),
+        ({"refit": True, "protocol": "none"}, "refit"),
     ],
 )
 def test_a_bad_setting_error_names_the_setting_to_blame(params, setting):

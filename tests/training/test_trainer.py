@@ -114,6 +114,27 @@ def test_early_stopping_and_best_epoch(data):
     assert result.stopped == "early_stopping" and len(result.history) == 2 and result.best_epoch == 1
 
 
+def test_a_resumed_run_that_stopped_early_stays_stopped_unless_patience_grows(data, tmp_path):
+    def frozen(trainer):
+        """After its first epoch the trainer learns nothing more, so every later evaluation is stale."""
+        original_step = trainer._train_epoch
+
+        def step():
+            record = original_step()
+            for group in trainer.optimizer.param_groups:
+                group["lr"] = 0.0
+            return record
+
+        trainer._train_epoch = step
+        return trainer
+
+    assert frozen(make_trainer(data, patience=1, run_dir=tmp_path)).fit(epochs=10).stopped == "early_stopping"
+    resumed = frozen(make_trainer(data, patience=1, run_dir=tmp_path)).fit(epochs=10, resume=True)
+    assert resumed.stopped == "early_stopping" and len(resumed.history) == 2
+    extended = frozen(make_trainer(data, patience=2, run_dir=tmp_path)).fit(epochs=10, resume=True)
+    assert extended.stopped == "early_stopping" and len(extended.history) == 3
+
+
 def test_same_seed_same_run_different_seed_different_run(data):
     a = make_trainer(data, seed=1).fit(epochs=2)
     b = make_trainer(data, seed=1).fit(epochs=2)

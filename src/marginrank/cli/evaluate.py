@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     ks = tuple(args.ks or recommender.params.ks)
     metrics = recommender.evaluate(dataset.test, ks)
     metrics["popularity"] = recommender.popularity(dataset.test, ks)
-    for key in ("protocol", "optimistic", "best_epoch", "epochs_run", "stopped"):
+    for key in ("protocol", "optimistic", "best_epoch", "epochs_run", "stopped", "refit"):
         metrics[key] = recommender.metrics_.get(key)
     if args.json:
         print(json.dumps(metrics))

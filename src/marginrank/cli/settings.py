@@ -4,7 +4,9 @@ Every field of :class:`marginrank.recommender.RecommenderParams` is an option (`
 ``--no-exclude-positives``, ``--loss-param margins=[0.7,0.8]``, ``--model-param layers=1``) and a TOML
 key (``batch_size``, tables ``[loss_params]``, ``[model_params]``, ``[miner_params]``); the run-level keys are ``dataset``, ``data``, ``data_root``,
 ``split``, ``split_seed``, ``header`` and ``min_rating``.
-They become typed settings here, once; the library never sees them.
+They become typed settings here, once; the library never sees them. One default differs from the
+library's and follows other settings: ``refit`` is on under the validation protocol (unless
+``restore_best_on_lr_cut``), so that the final model trains on every pair.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ HELP = {
     "max_norm": "renormalize embedding rows to at most this norm after each step (TransE-style guard)",
     "protocol": "validation (10%% of train held out), paper (monitor test: optimistic) or none",
     "valid_ratio": "share of each user's training items held out for validation",
+    "refit": "after validation picks the best epoch, retrain from scratch on all training pairs for that many epochs, "
+    "replaying its learning rates; the test metrics are the refit's (default: on under --protocol validation)",
     "eval_every": "evaluate every N epochs",
     "ks": "cut-offs of the metrics",
     "monitor": "metric that picks the best epoch (default: recall at the first of --ks)",
@@ -101,9 +105,12 @@ class RunSettings:
     min_rating: float | None = None
 
     def to_toml(self) -> str:
-        """The resolved settings as TOML (what ``--config`` reads back)."""
+        """The resolved settings as TOML (what ``--config`` reads back); ``refit`` only where it differs
+        from its default, so that it keeps following the protocol when that is changed."""
         run = {key: getattr(self, key) for key in RUN_KEYS if getattr(self, key) is not None}
         params = dataclasses.asdict(self.recommender)
+        if params["refit"] == _refits_by_default(params):
+            del params["refit"]
         tables = {name: params.pop(name) for name in TABLES}
         lines = [f"{key} = {_toml_value(value)}" for key, value in {**run, **params}.items() if value is not None]
         for name, table in tables.items():
@@ -210,6 +217,7 @@ def resolve(args: argparse.Namespace) -> RunSettings:
             given = {**values.get(field.name, {}), **_parse_table(TABLES[field.name], given)}
         values[field.name] = given
         from_file.discard(field.name)
+    values.setdefault("refit", _refits_by_default(values))
     try:
         recommender, run = _typed(values)
     except SettingError as error:
@@ -226,6 +234,13 @@ def resolve(args: argparse.Namespace) -> RunSettings:
         header=run.get("header"),
         min_rating=None if run.get("min_rating") is None else float(run["min_rating"]),
     )
+
+
+def _refits_by_default(values: dict[str, Any]) -> bool:
+    """The command line refits its final model where it can: under the validation protocol, unless the
+    best weights are reloaded at learning-rate cuts (a refit cannot replay those)."""
+    protocol = values.get("protocol", RecommenderParams.protocol)
+    return protocol == "validation" and not values.get("restore_best_on_lr_cut", RecommenderParams.restore_best_on_lr_cut)
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:

@@ -113,3 +113,5 @@ def print_metrics(metrics: dict) -> None:
         return
     print(f"best epoch {epoch} of {run} ({stopped}), protocol {metrics.get('protocol')}"
           + (" -- OPTIMISTIC: the best epoch was chosen on the test split" if metrics.get("optimistic") else ""))
+    if metrics.get("refit"):
+        print(f"model: refit on all {metrics['refit']['pairs']:,} training pairs for {metrics['refit']['epochs']} epochs")

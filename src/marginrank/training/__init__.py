@@ -2,7 +2,14 @@
 
 from marginrank.training.averaging import WeightAverage
 from marginrank.training.batches import PairBatches
-from marginrank.training.callbacks import Callback, CollapseCheck, CollapseStop, CollapseWarning, TopKRefresh
+from marginrank.training.callbacks import (
+    Callback,
+    CollapseCheck,
+    CollapseStop,
+    CollapseWarning,
+    LearningRateReplay,
+    TopKRefresh,
+)
 from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
@@ -19,6 +26,7 @@ __all__ = [
     "CollapseWarning",
     "Evaluator",
     "InteractionTask",
+    "LearningRateReplay",
     "PairBatches",
     "Scores",
     "Task",

@@ -1,4 +1,5 @@
-"""Per-epoch extras of a run as small hooks the loop calls: top-K threshold refreshes, collapse checks.
+"""Per-epoch extras of a run as small hooks the loop calls: top-K threshold refreshes, collapse
+checks, a replayed learning-rate schedule.
 
 A callback's ``on_epoch_start`` runs before the epoch's batches, with the training model;
 ``on_epoch_end`` after its evaluation, with the weights evaluations see (the average, where one is
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import scipy.sparse as sp
 import torch
 from torch import nn
 
-from marginrank.checks import require_choice
+from marginrank.checks import require, require_choice
 from marginrank.errors import MarginRankError
 from marginrank.guards.monitor import CollapseMonitor
 from marginrank.training.seeds import THRESHOLDS, EpochSeeds
@@ -106,3 +108,29 @@ class CollapseCheck:
     def load_state_dict(self, state: dict[str, Any] | None) -> None:
         if state is not None:
             self.monitor.load_state_dict(state)
+
+
+class LearningRateReplay:
+    """Train epoch ``e`` at ``rates[e - 1]``: the rates another run trained its epochs with (its
+    log's ``lr``), set on every group of ``optimizer`` before the epoch's batches."""
+
+    name = "learning_rate_replay"
+
+    def __init__(self, optimizer: torch.optim.Optimizer, rates: Sequence[float]) -> None:
+        require(len(rates) > 0, "a learning-rate replay needs the rate of at least one epoch")
+        self.optimizer, self.rates = optimizer, tuple(rates)
+
+    def on_epoch_start(self, model: nn.Module, epoch: int, seeds: EpochSeeds) -> dict[str, Any]:
+        require(epoch <= len(self.rates), f"epoch {epoch} is past the {len(self.rates)} epochs whose rates are replayed")
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.rates[epoch - 1]
+        return {}
+
+    def on_epoch_end(self, model: nn.Module, epoch: int) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """Nothing to restore: an epoch's rate depends on the epoch alone."""

@@ -62,8 +62,8 @@ def claim(folder: str | os.PathLike) -> Iterator[Path]:
 
 
 def file_sizes(folder: str | os.PathLike) -> dict[str, int]:
-    """The sizes in bytes of the files under ``folder`` (paths relative to it), largest first; the marker left out."""
+    """The sizes in bytes of the files under ``folder`` (paths relative to it), largest first; the markers left out."""
     folder = Path(folder)
-    sizes = {path.relative_to(folder).as_posix(): path.stat().st_size for path in folder.rglob("*") if path.is_file()}
-    sizes.pop(MARKER, None)
+    sizes = {path.relative_to(folder).as_posix(): path.stat().st_size
+             for path in folder.rglob("*") if path.is_file() and path.name != MARKER}
     return dict(sorted(sizes.items(), key=lambda item: item[1], reverse=True))

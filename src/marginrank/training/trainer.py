@@ -162,7 +162,8 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------- training
     def fit(self, epochs: int, *, resume: bool = False, on_start: Callable[[], None] | None = None) -> TrainResult:
-        """Train for up to ``epochs`` epochs (in total, counting those of a resumed checkpoint).
+        """Train for up to ``epochs`` epochs (in total, counting those of a resumed checkpoint); a
+        resumed run that had run out of ``patience`` stays stopped.
 
         ``on_start`` runs once the run folder is held and the checkpoint (on resume) is loaded and
         checked, before anything is written: where a caller writes its own files into the folder."""
@@ -180,9 +181,9 @@ class Trainer:
             return self._epochs(epochs)
 
     def _epochs(self, epochs: int) -> TrainResult:
-        stopped = "completed"
+        stopped = "early_stopping" if self._out_of_patience() else "completed"
         started = time.perf_counter()
-        while self.epoch < epochs:
+        while stopped == "completed" and self.epoch < epochs:
             self.epoch += 1
             seeds = EpochSeeds(self.seed, self.epoch, self.process.rank)
             self.task.begin_epoch(self.epoch, seeds)
@@ -202,8 +203,6 @@ class Trainer:
                     self._save_best()
             if stopped == "completed" and self.time_limit is not None and self._past(started + self.time_limit):
                 stopped = "time_limit"
-            if stopped != "completed":
-                break
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
 
     def _end_callbacks(self, record: dict[str, Any]) -> None:
@@ -320,9 +319,11 @@ class Trainer:
             if cut and self.restore_best_on_lr_cut:
                 self.restore_best()
                 record["restored_best_epoch"] = self.best_epoch
-        if self.patience is not None and self.stale_evaluations >= self.patience:
-            return "early_stopping"
-        return "completed"
+        return "early_stopping" if self._out_of_patience() else "completed"
+
+    def _out_of_patience(self) -> bool:
+        """Whether ``patience`` evaluations in a row went without improvement."""
+        return self.patience is not None and self.stale_evaluations >= self.patience
 
     def restore_best(self) -> None:
         """Load the weights of the best evaluated epoch; where nothing was evaluated, the averaged
