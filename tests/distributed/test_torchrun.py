@@ -24,7 +24,8 @@ SRC = HERE.parents[1] / "src"
 QUICK = ["--quiet", "--epochs", "2", "--batch-size", "512", "--similarity", "dot", "--lr", "0.01", "--negatives", "50", "--dim", "32"]
 # seeds 0-3 of the one-process run spread over 0.159-0.164: allow about three times that
 RECALL_TOLERANCE = 0.01
-OUTPUTS = {MARKER, "config.toml", "log.jsonl", "last.pt", "best.pt", "metrics.json", "model.pt"}
+OUTPUTS = {MARKER, "config.toml", "log.jsonl", "last.pt", "best.pt", "metrics.json", "model.pt", "refit"}
+REFIT_OUTPUTS = {MARKER, "plan.json", "log.jsonl", "last.pt", "best.pt"}
 
 
 def torchrun(*args: str, nproc: int = 2, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -53,6 +54,7 @@ def two_process_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess
 def test_two_processes_write_one_set_of_outputs(two_process_run):
     run, done = two_process_run
     assert {p.name for p in run.iterdir()} == OUTPUTS  # no stray temp files, nothing per rank
+    assert {p.name for p in (run / "refit").iterdir()} <= REFIT_OUTPUTS
     assert [record["epoch"] for record in read_log(run)] == [1, 2]
     assert read_metrics(run)["processes"] == 2
     assert done.stdout.count("run folder ") == 1 and done.stdout.count("recall@20") == 1  # rank 0 alone prints
