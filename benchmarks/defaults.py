@@ -28,7 +28,7 @@ RUNS = [  # (dataset, loss, negatives, label, settings beyond the defaults, epoc
     ("synthetic", "mmcl", 100, "default", {}, 3),
     ("synthetic", "mmcl", 100, "preset paper", PAPER_PRESET, 3),
     ("yelp2018", "ccl", 800, "default", {}, 3),
-    ("yelp2018", "ccl", 800, "default, exclude_positives off", {"exclude_positives": False}, 3),
+    ("yelp2018", "ccl", 800, "default, exclude_positives on", {"exclude_positives": True}, 3),
     ("yelp2018", "bsl", 800, "default", {}, 3),
     ("yelp2018", "ccl", 800, "preset paper", PAPER_PRESET, 1),
 ]

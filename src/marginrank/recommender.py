@@ -109,7 +109,7 @@ class RecommenderParams:
     miner: str | None = None
     miner_params: dict[str, Any] = field(default_factory=dict)
     popularity_alpha: float = 0.75
-    exclude_positives: bool = True
+    exclude_positives: bool = False  # the published shared-pool runs keep them too
     log_q_correction: bool = False
     top_k_weight: int = 0
     top_k_weight_temperature: float = 1.0
@@ -332,7 +332,7 @@ class Recommender:
         miner: str | None = None,
         miner_params: dict[str, Any] | None = None,
         popularity_alpha: float = 0.75,
-        exclude_positives: bool = True,
+        exclude_positives: bool = False,
         log_q_correction: bool = False,
         top_k_weight: int = 0,
         top_k_weight_temperature: float = 1.0,

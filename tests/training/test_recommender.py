@@ -220,7 +220,8 @@ def test_top_k_weighted_softmax_ranks_planted_data_better_than_the_softmax():
     ranks better than the plain softmax (here +6% Recall@20, +12% NDCG@20; asserted: +2%)."""
     data = datasets.load("synthetic", n_users=1000, n_items=500)
     settings = dict(loss="softmax", loss_params={"temperature": 0.1}, negatives=100, shared_negatives=True,
-                    group_size=16, epochs=8, lr=3e-3, protocol="paper", patience=None, progress=False, seed=0)
+                    group_size=16, exclude_positives=True, batch_size=1024, epochs=8, lr=3e-3, protocol="paper",
+                    patience=None, progress=False, seed=0)
     plain = Recommender(**settings).fit(data).metrics_
     weighted = Recommender(top_k_weight=20, top_k_refresh_every=2, **settings).fit(data).metrics_
     assert plain["recall@20"] > 0.2
@@ -246,7 +247,8 @@ def test_user_uniform_positives_train_a_ranker_on_planted_data():
     pairs (here 0.204 against 0.208 Recall@20), far above popularity (0.125)."""
     data = datasets.load("synthetic", n_users=1000, n_items=500)
     settings = dict(loss="softmax", loss_params={"temperature": 0.1}, negatives=100, shared_negatives=True,
-                    group_size=16, batch_size=1024, epochs=8, lr=3e-3, protocol="paper", patience=None, progress=False, seed=0)
+                    group_size=16, exclude_positives=True, batch_size=1024, epochs=8, lr=3e-3, protocol="paper",
+                    patience=None, progress=False, seed=0)
     pairs = Recommender(**settings).fit(data).metrics_["recall@20"]
     users = Recommender(positive_sampling="users", **settings).fit(data).metrics_["recall@20"]
     popularity = evaluate_popularity(data.train.matrix, data.test.matrix)["recall@20"]

@@ -11,8 +11,8 @@ from marginrank import recommender as recommender_module
 from marginrank.training import Evaluator, InteractionTask, LearningRateReplay, Trainer
 
 # the plateau schedule cuts the rate three times in these 8 epochs, and the best epoch is the last
-SETTINGS = dict(epochs=8, negatives=30, batch_size=512, lr=0.01, lr_patience=0, lr_factor=0.5, patience=None, seed=1,
-                progress=False)
+SETTINGS = dict(epochs=8, negatives=30, shared_negatives=False, exclude_positives=True, batch_size=512, lr=0.01,
+                lr_patience=0, lr_factor=0.5, patience=None, seed=1, progress=False)
 
 
 @pytest.fixture(scope="module")
