@@ -98,36 +98,26 @@ def test_monitor_warns_and_stops_on_a_planted_collapse(data):
     assert trainer.history[-1]["collapse"]["collapsed"]
 
 
-def test_early_stopping_and_best_epoch(data):
-    trainer = make_trainer(data, patience=1)
-    # a learning rate of zero after the first epoch: nothing improves, so it stops after one stale evaluation
+def frozen(trainer):
+    """``trainer`` with a learning rate of zero after its first epoch: every later evaluation is stale."""
     original_step = trainer._train_epoch
 
-    def frozen():
+    def step():
         record = original_step()
         for group in trainer.optimizer.param_groups:
             group["lr"] = 0.0
         return record
 
-    trainer._train_epoch = frozen
-    result = trainer.fit(epochs=10)
+    trainer._train_epoch = step
+    return trainer
+
+
+def test_early_stopping_and_best_epoch(data):
+    result = frozen(make_trainer(data, patience=1)).fit(epochs=10)
     assert result.stopped == "early_stopping" and len(result.history) == 2 and result.best_epoch == 1
 
 
 def test_a_resumed_run_that_stopped_early_stays_stopped_unless_patience_grows(data, tmp_path):
-    def frozen(trainer):
-        """After its first epoch the trainer learns nothing more, so every later evaluation is stale."""
-        original_step = trainer._train_epoch
-
-        def step():
-            record = original_step()
-            for group in trainer.optimizer.param_groups:
-                group["lr"] = 0.0
-            return record
-
-        trainer._train_epoch = step
-        return trainer
-
     assert frozen(make_trainer(data, patience=1, run_dir=tmp_path)).fit(epochs=10).stopped == "early_stopping"
     resumed = frozen(make_trainer(data, patience=1, run_dir=tmp_path)).fit(epochs=10, resume=True)
     assert resumed.stopped == "early_stopping" and len(resumed.history) == 2
