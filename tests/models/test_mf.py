@@ -8,6 +8,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from marginrank import Recommender, datasets
 from marginrank.datasets import make_synthetic
 from marginrank.errors import MarginRankError
 from marginrank.losses import CCL
@@ -162,3 +163,27 @@ def test_tiny_mf_with_ccl_beats_popularity(one_thread):
     learned = evaluate_embeddings(model.user_factors(), model.item_factors(), train, test, ks=(20,))
     popular = evaluate_popularity(train, test, ks=(20,))
     assert learned["recall@20"] > 1.3 * popular["recall@20"]
+
+
+def test_the_svd_init_ranks_the_training_blocks_before_any_step():
+    """Two planted communities, each user with about half of its community's items: from the low-pass
+    factors alone, every user ranks all of its community's items (the unseen ones too) above the other's."""
+    own = np.kron(np.eye(2), np.ones((20, 30))).astype(bool)
+    seen = own & (np.random.default_rng(0).random(own.shape) < 0.5)
+    torch.manual_seed(0)
+    model = MF.build(sp.csr_matrix(seen.astype(np.float32)), dim=2, init="svd").eval()
+    scores = model.score_all(torch.arange(40)).numpy()
+    assert all(scores[u][own[u]].min() > scores[u][~own[u]].max() for u in range(40))
+
+
+def test_an_unknown_init_is_refused_by_name():
+    with pytest.raises(MarginRankError, match="init"):
+        MF.build(sp.csr_matrix(np.ones((3, 4))), dim=2, init="xavier")
+
+
+def test_the_svd_init_starts_training_ahead_of_a_random_one():
+    data = datasets.load("synthetic", n_users=400, n_items=200)
+    settings = dict(negatives=20, epochs=1, protocol="paper", progress=False)
+    normal = Recommender(**settings).fit(data).metrics_["recall@20"]
+    svd = Recommender(model_params={"init": "svd"}, **settings).fit(data).metrics_["recall@20"]
+    assert svd > 1.5 * normal

@@ -13,8 +13,10 @@ from marginrank.models.base import EmbeddingModel, check_batch, guarded, project
 from marginrank.models.dropout import Dropout
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PooledItemScores
+from marginrank.models.spectral_init import low_pass_factors
 
 SIMILARITIES = ("cosine", "dot")
+INITS = ("normal", "svd")
 
 
 class MF(EmbeddingModel):
@@ -76,9 +78,18 @@ class MF(EmbeddingModel):
         self.dropout_before_norm = dropout_before_norm
 
     @classmethod
-    def build(cls, pairs: sp.csr_matrix, **settings: object) -> Self:
-        """An MF with one row per user and item of ``pairs`` (the pairs themselves are not used)."""
-        return cls(*pairs.shape, **settings)
+    def build(cls, pairs: sp.csr_matrix, *, init: str = "normal", **settings: object) -> Self:
+        """An MF with one row per user and item of ``pairs``; ``init = "svd"`` adds to the normal init
+        the low-pass factors of ``pairs`` (:mod:`marginrank.models.spectral_init`), seeded by torch."""
+        require_choice("init", init, INITS)
+        model = cls(*pairs.shape, **settings)
+        if init == "svd":
+            seed = int(torch.randint(0, 2**31 - 1, ()).item())
+            users, items = low_pass_factors(pairs, model.dim, seed)
+            with torch.no_grad():
+                model.user_embedding.weight.add_(torch.from_numpy(users))
+                model.item_embedding.weight.add_(torch.from_numpy(items))
+        return model
 
     # -- vectors ---------------------------------------------------------------------------------
     def _project(self, vectors: Tensor) -> Tensor:

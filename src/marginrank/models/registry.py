@@ -2,8 +2,8 @@
 
 A model is one file with a :class:`~marginrank.models.base.EmbeddingModel` subclass and one line
 here. Every model takes the embedding settings ``dim``, ``similarity``, ``dropout`` and
-``init_std`` (and refuses ``sparse`` tables when it cannot use them); what else its ``__init__``
-accepts by keyword is its own settings (``model_params``).
+``init_std`` (and refuses ``sparse`` tables when it cannot use them); what else its ``__init__`` or
+its ``build`` accepts by keyword is its own settings (``model_params``).
 """
 
 from __future__ import annotations
@@ -37,12 +37,14 @@ def model_class(name: str) -> type[EmbeddingModel]:
 
 
 def own_settings(name: str) -> list[str]:
-    """The settings of model ``name`` beyond the shared embedding settings (its ``model_params``)."""
-    signature = inspect.signature(model_class(name).__init__)
-    return [
-        parameter.name for parameter in signature.parameters.values()
+    """The settings of model ``name`` beyond the shared embedding settings (its ``model_params``): the
+    keyword-only arguments of its ``__init__`` and of its ``build`` (settings that need the pairs)."""
+    model = model_class(name)
+    parameters = [*inspect.signature(model.__init__).parameters.values(), *inspect.signature(model.build).parameters.values()]
+    return list(dict.fromkeys(
+        parameter.name for parameter in parameters
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.name not in SHARED_SETTINGS
-    ]
+    ))
 
 
 def check_params(name: str, params: dict[str, object]) -> None:
