@@ -544,8 +544,7 @@ class Recommender:
         written = folder / "plan.json"
         if resume and written.exists() and json.loads(written.read_text()) == plan and (folder / "last.pt").exists():
             return True
-        if self.process.is_main:
-            folder.mkdir(exist_ok=True)
+        if self.process.is_main:  # the folder is there: the refit holds its claim
             (folder / "last.pt").unlink(missing_ok=True)
             atomic_write_text(written, json.dumps(plan) + "\n")
         return False
@@ -553,10 +552,8 @@ class Recommender:
     def _fingerprint(self, train: Interactions) -> dict[str, str]:
         """Hashes of what a checkpoint is trained on: the training pairs with their raw ids, and the
         settings that split them (the validation hold-out)."""
-        p, pairs = self.params, train.matrix
-        data = hashlib.sha256(repr(pairs.shape).encode())
-        for array in (pairs.indptr, pairs.indices):
-            data.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+        p = self.params
+        data = hashlib.sha256(_digest(train.matrix).encode())
         for ids in (train.user_ids, train.item_ids):
             data.update(ids.tobytes() if ids.dtype.kind in "iuf" else "\0".join(map(repr, ids.tolist())).encode())
         split = json.dumps({"protocol": p.protocol, "valid_ratio": p.valid_ratio, "seed": p.seed}, sort_keys=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from marginrank.cli.settings import resolve
-from marginrank.cli.sources import load_source
+from marginrank.cli.sources import STDIN, load_source
 from marginrank.data import Dataset
 from marginrank.errors import MarginRankError
 from marginrank.recommender import Recommender
@@ -43,7 +43,7 @@ def load_run_data(run: Path, recommender: Recommender, *, data: Path | None = No
     """The dataset the run's ``config.toml`` names (``data`` / ``data_root``: where it is now, if it moved),
     checked to split into the training pairs the model saw (otherwise its test split is not the run's)."""
     settings = resolve(argparse.Namespace(config=run / CONFIG))  # checked, with file:line on a bad value
-    if data is None and settings.data is not None and str(settings.data) != "-" and not settings.data.exists():
+    if data is None and settings.data not in (None, STDIN) and not settings.data.exists():
         raise MarginRankError("the run's data is not there any more: pass --data with where it is now", path=str(settings.data))
     settings = dataclasses.replace(settings, data=data or settings.data, data_root=data_root or settings.data_root)
     dataset = load_source(settings)

@@ -27,9 +27,9 @@ INT64 = range(-(2**63), 2**63)  # the integers an int64 array holds
 PathLike = str | os.PathLike
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of every line; a missing, unreadable or empty file is an error."""
-    return enumerate(read_text(path).splitlines(), start=1)
+def _lines(source: Source) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every line; a missing, unreadable or empty source is an error."""
+    return enumerate(read_text(source).splitlines(), start=1)
 
 
 def _parse_lightgcn(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +227,7 @@ def read_delimited(
     """
     name = source_name(source)
     numbered = [
-        (number, line) for number, line in enumerate(read_text(source).splitlines(), start=1)
+        (number, line) for number, line in _lines(source)
         if line.strip() and not line.lstrip().startswith("#")
     ]
     if not numbered:
