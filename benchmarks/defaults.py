@@ -37,7 +37,7 @@ RUNS = [  # (dataset, loss, negatives, label, settings beyond the defaults, epoc
 def run(dataset, loss: str, negatives: int, label: str, settings: dict, epochs: int) -> dict:
     start = time.perf_counter()
     rec = Recommender(loss=loss, negatives=negatives, epochs=epochs, protocol="paper", progress=False, **settings).fit(dataset)
-    history = rec.result_.history
+    history = rec.result_.trained
     return {
         "dataset": dataset.name, "loss": loss, "negatives": negatives, "settings": label,
         "scaled_settings": rec.metrics_["scaled_settings"],

@@ -40,7 +40,7 @@ def run(dataset, overrides: dict, epochs: int) -> dict:
     table.update(overrides, epochs=epochs, protocol="paper", patience=None, lr_patience=None, progress=False)
     start = time.perf_counter()
     rec = Recommender(**table).fit(dataset)
-    history = rec.result_.history
+    history = rec.result_.trained
     return {"overrides": overrides, "wall_s": time.perf_counter() - start,
             "recall@20": [r["metrics"]["recall@20"] for r in history],
             "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history)}

@@ -368,7 +368,7 @@ def run_row(name: str, protocol: str, device: str, time_limit: float | None, ove
     resume = run_dir is not None and (run_dir / "last.pt").exists()
     start = time.perf_counter()
     rec = Recommender(**table).fit(dataset, run_dir=run_dir, resume=resume)
-    history = rec.result_.history
+    history = rec.result_.trained
     return {
         "row": name, "protocol": protocol, "device": device, "overrides": overrides,
         "recall@20": rec.metrics_["recall@20"], "ndcg@20": rec.metrics_["ndcg@20"],

@@ -99,7 +99,7 @@ def marginrank_epoch(dataset, batch: int, group: int) -> float:
         loss="mmcl", loss_params=MMCL_YELP, negatives=800, shared_negatives=True, group_size=group, batch_size=batch,
         epochs=1, protocol="none", exclude_positives=False, progress=False, collapse_check=False,
     ).fit(dataset)
-    return rec.result_.history[0]["seconds"]
+    return rec.result_.trained[0]["seconds"]
 
 
 def time_to_target(dataset, name: str, budget: float) -> dict:
@@ -114,7 +114,7 @@ def time_to_target(dataset, name: str, budget: float) -> dict:
     wall = time.perf_counter() - start
     curve, reached = [], None
     elapsed = 0.0
-    for record in rec.result_.history:
+    for record in rec.result_.trained:
         elapsed += record["seconds"] + record.get("eval_seconds", 0.0)
         recall = record["metrics"]["recall@20"]
         curve.append({"epoch": record["epoch"], "seconds": round(elapsed, 1), "train_s": round(record["seconds"], 2),
@@ -178,7 +178,7 @@ def marginrank_lightgcn_epoch(dataset, row: str, overrides: dict) -> dict:
     _, table = reproduce.recommender_settings(row)
     table.update(overrides, epochs=1, protocol="none", progress=False, collapse_check=False)
     rec = Recommender(**table).fit(dataset)
-    return {"epoch_s": rec.result_.history[0]["seconds"], "settings": {key: table.get(key) for key in
+    return {"epoch_s": rec.result_.trained[0]["seconds"], "settings": {key: table.get(key) for key in
             ("loss", "negatives", "batch_size", "group_size", "lr", "model_params")}}
 
 

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import Field, asdict, dataclass, field, fields, replace
@@ -394,7 +395,7 @@ class Recommender:
         Every check (settings, data, device, the run folder, on resume the checkpoint and the
         fingerprint of the data it was trained on) comes before anything is written; ``on_start``
         runs once they have passed, before the first epoch."""
-        p = self.params
+        started, p = time.perf_counter(), self.params
         if not isinstance(data, (Dataset, Interactions)):
             raise MarginRankError(
                 f"fit takes a Dataset or Interactions (see marginrank.data: read_delimited, from_dataframe, "
@@ -424,7 +425,8 @@ class Recommender:
         with ExitStack() as stack:
             if run_dir is not None and self.process.is_main:
                 stack.enter_context(claim(run_dir))
-            trainer = self._trainer(fit_on, evaluator, run_dir, fingerprint, phase="selection" if p.refit else None)
+            trainer = self._trainer(fit_on, evaluator, run_dir, fingerprint, phase="selection" if p.refit else None,
+                                    clock=started)
             self.result_ = trainer.fit(p.epochs, resume=resume, on_start=on_start)
             trainer.restore_best()
             self.refit_result_ = self._refit(train, run_dir, resume, fingerprint) if p.refit else None
@@ -447,12 +449,14 @@ class Recommender:
     def _trainer(
         self, fit_on: Interactions, evaluator: Evaluator | None, run_dir: str | os.PathLike | None,
         fingerprint: dict[str, str], *, phase: str | None = None, replay: Sequence[float] | None = None,
+        clock: float | None = None,
     ) -> Trainer:
         """A fresh model (seeded by ``seed``) in ``self.model`` and the trainer that fits it on ``fit_on``
-        with the settings chosen for the data (``settings_``).
+        with the settings chosen for the data (``settings_``); with an evaluator the model as built is
+        evaluated first (epoch 0), so that a start no epoch beats is kept.
 
         ``replay`` gives each epoch's learning rate in place of the plateau schedule, and the run then
-        has no time limit; ``phase`` tags the lines of its log."""
+        has no time limit; ``phase`` tags the lines of its log; ``clock`` is when the fit began."""
         p = self.settings_
         torch.manual_seed(p.seed)
         self.model = self._build_model(fit_on.matrix).to(p.device)
@@ -514,6 +518,8 @@ class Recommender:
             tags=tags if phase is None else {**tags, "phase": phase},
             evaluated_on="test" if p.protocol == "paper" else "validation",
             fingerprint=fingerprint,
+            evaluate_start=evaluator is not None,
+            clock=clock,
         )
 
     def _refit(self, train: Interactions, run_dir: str | os.PathLike | None, resume: bool, fingerprint: dict[str, str]) -> TrainResult:
@@ -523,8 +529,8 @@ class Recommender:
         Its log and checkpoints go to ``run_dir/refit``; a resumed fit continues the refit found
         there if it follows the same plan (epochs and rates), and starts it over otherwise."""
         p, history = self.params, self.result_.history
-        epochs = self.result_.best_epoch or len(history)
-        plan = {"epochs": epochs, "lr": [record["lr"] for record in history[:epochs]]}
+        epochs = self.result_.epochs_trained if self.result_.best_epoch is None else self.result_.best_epoch
+        plan = {"epochs": epochs, "lr": [record["lr"] for record in history if 0 < record["epoch"] <= epochs]}
         folder = None if run_dir is None else Path(run_dir) / REFIT_FOLDER
         with ExitStack() as stack:
             if folder is not None and self.process.is_main:
@@ -533,7 +539,7 @@ class Recommender:
             if p.progress and self.process.is_main:
                 print(f"refit on all {len(train):,} training pairs (validation pairs included) for {epochs} epochs",
                       file=sys.stderr, flush=True)
-            trainer = self._trainer(train, None, folder, fingerprint, phase="refit", replay=plan["lr"])
+            trainer = self._trainer(train, None, folder, fingerprint, phase="refit", replay=plan["lr"] or None)
             result = trainer.fit(epochs, resume=resume)
             trainer.restore_best()
         return result
@@ -607,13 +613,13 @@ class Recommender:
             "protocol": p.protocol,
             "optimistic": p.protocol == "paper",
             "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
+            "epochs_run": result.epochs_trained,
             "stopped": result.stopped,
             "selection": result.best_metrics,
             "scaled_settings": {name: getattr(self.settings_, name) for name in SCALED_SETTINGS},
         }
         if self.refit_result_ is not None:
-            summary["refit"] = {"epochs": len(self.refit_result_.history), "pairs": len(train)}
+            summary["refit"] = {"epochs": self.refit_result_.epochs_trained, "pairs": len(train)}
         if p.protocol == "paper":
             summary["note"] = "best epoch chosen on the test split (as published papers do): optimistic"
         if test is not None:

@@ -55,7 +55,7 @@ def test_two_processes_write_one_set_of_outputs(two_process_run):
     run, done = two_process_run
     assert {p.name for p in run.iterdir()} == OUTPUTS  # no stray temp files, nothing per rank
     assert {p.name for p in (run / "refit").iterdir()} <= REFIT_OUTPUTS
-    assert [record["epoch"] for record in read_log(run)] == [1, 2]
+    assert [record["epoch"] for record in read_log(run)] == [0, 1, 2]  # the evaluated start, then each epoch
     assert read_metrics(run)["processes"] == 2
     assert done.stdout.count("run folder ") == 1 and done.stdout.count("recall@20") == 1  # rank 0 alone prints
 
@@ -76,7 +76,7 @@ def test_resume_a_two_process_checkpoint_in_one_process(two_process_run, tmp_pat
     shutil.copytree(run, resumed)
     assert main(["train", "--resume", "--quiet", "--epochs", "3", "--out", str(resumed)]) == 0
     before, after = read_log(run), read_log(resumed)
-    assert [record["epoch"] for record in after] == [1, 2, 3]
+    assert [record["epoch"] for record in after] == [0, 1, 2, 3]
     assert after[:2] == before  # the two-process epochs are kept as they were
     assert after[2]["loss"] < after[1]["loss"]  # and training went on from the checkpoint
     metrics = read_metrics(resumed)

@@ -221,7 +221,7 @@ def test_top_k_weighted_softmax_ranks_planted_data_better_than_the_softmax():
     data = datasets.load("synthetic", n_users=1000, n_items=500)
     settings = dict(loss="softmax", loss_params={"temperature": 0.1}, negatives=100, shared_negatives=True,
                     group_size=16, exclude_positives=True, batch_size=1024, epochs=8, lr=3e-3, protocol="paper",
-                    patience=None, progress=False, seed=0)
+                    patience=None, progress=False, seed=0, model_params={"init": "normal"})
     plain = Recommender(**settings).fit(data).metrics_
     weighted = Recommender(top_k_weight=20, top_k_refresh_every=2, **settings).fit(data).metrics_
     assert plain["recall@20"] > 0.2
@@ -234,7 +234,7 @@ def test_progress_prints_each_epochs_loss_and_monitored_metric(capsys, protocol,
     rec = Recommender(negatives=10, epochs=3, patience=None, seed=1, protocol=protocol).fit(data)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch ") and ": loss " in line]
     assert len(lines) == 3
-    for line, record in zip(lines, rec.result_.history):
+    for line, record in zip(lines, rec.result_.trained):
         best = max((r for r in rec.result_.history if r["epoch"] <= record["epoch"]), key=lambda r: r["metrics"]["recall@20"])
         assert line.startswith(
             f"epoch {record['epoch']}: loss {record['loss']:.4f}, {split} recall@20 {record['metrics']['recall@20']:.4f}"
@@ -248,7 +248,7 @@ def test_user_uniform_positives_train_a_ranker_on_planted_data():
     data = datasets.load("synthetic", n_users=1000, n_items=500)
     settings = dict(loss="softmax", loss_params={"temperature": 0.1}, negatives=100, shared_negatives=True,
                     group_size=16, exclude_positives=True, batch_size=1024, epochs=8, lr=3e-3, protocol="paper",
-                    patience=None, progress=False, seed=0)
+                    patience=None, progress=False, seed=0, model_params={"init": "normal"})
     pairs = Recommender(**settings).fit(data).metrics_["recall@20"]
     users = Recommender(positive_sampling="users", **settings).fit(data).metrics_["recall@20"]
     popularity = evaluate_popularity(data.train.matrix, data.test.matrix)["recall@20"]

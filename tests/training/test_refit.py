@@ -8,11 +8,13 @@ import torch
 
 from marginrank import Recommender, datasets
 from marginrank import recommender as recommender_module
+from marginrank.models.mf import MF
 from marginrank.training import Evaluator, InteractionTask, LearningRateReplay, Trainer
 
 # the plateau schedule cuts the rate three times in these 8 epochs, and the best epoch is the last
+# a normal init, so that training moves the model and the refit has epochs to replay
 SETTINGS = dict(epochs=8, negatives=30, shared_negatives=False, exclude_positives=True, batch_size=512, lr=0.01,
-                lr_patience=0, lr_factor=0.5, patience=None, seed=1, progress=False)
+                lr_patience=0, lr_factor=0.5, patience=None, seed=1, progress=False, model_params={"init": "normal"})
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def fit_recording(data, **settings):
 
     def recorded_fit(trainer, *args, **kwargs):
         result = fit(trainer, *args, **kwargs)
-        events.append(("trained", len(result.history)))
+        events.append(("trained", result.epochs_trained))
         return result
 
     with pytest.MonkeyPatch.context() as patch:
@@ -67,7 +69,7 @@ def test_the_refit_trains_on_every_training_pair_and_reads_the_test_split_once_a
     fit_on, validation = rec.selection_split(data.train, data.test)
     (selection_task, *selection_evaluations, selection_end, refit_task, refit_end, final) = events
     assert selection_task[0] == "train on" and same_pairs(selection_task[1], fit_on.matrix)
-    assert selection_evaluations == [("evaluate", "held out")] * SETTINGS["epochs"]
+    assert selection_evaluations == [("evaluate", "held out")] * (1 + SETTINGS["epochs"])  # the start, then each epoch
     assert selection_end == ("trained", SETTINGS["epochs"])
     assert refit_task[0] == "train on" and same_pairs(refit_task[1], data.train.matrix)
     assert (refit_task[1].multiply(validation.matrix)).nnz == validation.matrix.nnz > 0  # the validation pairs are trained on
@@ -78,7 +80,7 @@ def test_the_refit_trains_on_every_training_pair_and_reads_the_test_split_once_a
 def test_the_refit_runs_the_selected_epochs_at_the_selection_runs_learning_rates(data, refit):
     rec = refit[0]
     best = rec.result_.best_epoch
-    rates = [record["lr"] for record in rec.result_.history[:best]]
+    rates = [record["lr"] for record in rec.result_.trained[:best]]
     assert len(set(rates)) > 1  # the schedule did cut the rate: there is something to replay
     assert [record["lr"] for record in rec.refit_result_.history] == rates
     assert [record["epoch"] for record in rec.refit_result_.history] == list(range(1, best + 1))
@@ -90,7 +92,7 @@ def test_the_refit_runs_the_selected_epochs_at_the_selection_runs_learning_rates
 def test_a_cosine_refit_ends_each_epoch_at_the_selection_runs_rate(data):
     settings = {**SETTINGS, "epochs": 3, "lr_schedule": "cosine", "lr_patience": None, "min_lr": 1e-4}
     rec = Recommender(refit=True, **settings).fit(data)
-    selected = [record["lr"] for record in rec.result_.history[: rec.result_.best_epoch]]
+    selected = [record["lr"] for record in rec.result_.trained[: rec.result_.best_epoch]]
     assert [record["lr"] for record in rec.refit_result_.history] == pytest.approx(selected, rel=1e-9)
 
 
@@ -144,3 +146,17 @@ def test_a_refit_interrupted_midway_resumes_exactly(data, tmp_path):
     assert {record["phase"] for record in log} == {"refit"}
     selection_log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert {record["phase"] for record in selection_log} == {"selection"}
+
+
+def test_a_start_that_no_epoch_beats_is_kept_and_refit_without_training(data):
+    """A learning rate far too high: every epoch ranks worse than the low-pass start (epoch 0), so the
+    start is the best epoch, the refit trains no epoch, and the final model is the start built on all
+    training pairs."""
+    settings = {**SETTINGS, "model_params": {}, "epochs": 2, "lr": 5.0, "lr_patience": None, "collapse_check": False}
+    rec = Recommender(refit=True, **settings).fit(data)
+    start, *trained = rec.result_.history
+    assert start["epoch"] == 0 and all(r["metrics"]["recall@20"] < start["metrics"]["recall@20"] for r in trained)
+    assert rec.result_.best_epoch == 0 and rec.metrics_["refit"] == {"epochs": 0, "pairs": len(data.train)}
+    torch.manual_seed(SETTINGS["seed"])
+    built = MF.build(data.train.matrix, dropout=0.1)
+    assert torch.equal(rec.model.item_embedding.weight, built.item_embedding.weight)

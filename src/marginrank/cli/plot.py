@@ -43,8 +43,9 @@ def read_log(run: Path) -> list[dict]:
             record = json.loads(line)
         except json.JSONDecodeError:
             raise MarginRankError("not a JSON line", path=str(path), line=number) from None
-        if not isinstance(record, dict) or not {"epoch", "loss"} <= record.keys():
-            raise MarginRankError("not an epoch record (an object with 'epoch' and 'loss')", path=str(path), line=number)
+        if not isinstance(record, dict) or "epoch" not in record or not ({"loss", "metrics"} & record.keys()):
+            raise MarginRankError("not an epoch record (an object with 'epoch' and 'loss' or 'metrics')", path=str(path),
+                                  line=number)
         records.append(record)
     return records
 
@@ -72,6 +73,7 @@ def score_samples(
 
 
 def _draw_loss(axes, records: list[dict]) -> None:
+    records = [r for r in records if "loss" in r]  # the evaluated start (epoch 0) has none
     epochs = [r["epoch"] for r in records]
     axes.plot(epochs, [r["loss"] for r in records], marker="o", label="loss")
     axes.set(title="training loss and learning rate", xlabel="epoch", ylabel="loss")

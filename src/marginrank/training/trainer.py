@@ -55,6 +55,16 @@ class TrainResult:
     best_metrics: dict[str, float] = field(default_factory=dict)
     stopped: str = "completed"  # "completed", "early_stopping" or "time_limit"
 
+    @property
+    def trained(self) -> list[dict[str, Any]]:
+        """The records of the trained epochs (the history without the evaluated start)."""
+        return [record for record in self.history if record["epoch"] > 0]
+
+    @property
+    def epochs_trained(self) -> int:
+        """The last epoch trained (0: none; the history may start with the evaluated start, epoch 0)."""
+        return self.history[-1]["epoch"] if self.history else 0
+
 
 class Trainer:
     """Train ``model`` on ``task`` with ``loss`` and ``optimizer``.
@@ -87,6 +97,10 @@ class Trainer:
     - ``fingerprint`` names what the run trains on, e.g. ``{"training data": <hash>, "split settings":
       <hash>}``: kept in ``last.pt``, and a resume whose fingerprint differs is refused, naming the keys.
     - ``time_limit`` (seconds) ends training after the first epoch that finishes past it.
+    - ``evaluate_start`` evaluates the model before the first epoch, as epoch 0 of the history (no
+      loss, no schedule step): a start that no epoch beats is the best epoch, and the one kept.
+    - ``clock`` is the ``time.perf_counter()`` reading that every record's ``elapsed`` (seconds)
+      counts from: the caller's start, so that building the model counts too [the call to ``fit``].
     """
 
     def __init__(
@@ -118,6 +132,8 @@ class Trainer:
         average_decay: float | None = None,
         evaluated_on: str | None = None,
         fingerprint: dict[str, str] | None = None,
+        evaluate_start: bool = False,
+        clock: float | None = None,
     ) -> None:
         require_integer("eval_every", eval_every, 1)
         require_optional("clip_norm", clip_norm, require_positive)
@@ -148,6 +164,7 @@ class Trainer:
         self.tags = dict(tags or {})
         self.evaluated_on = evaluated_on
         self.fingerprint = dict(fingerprint or {})
+        self.evaluate_start, self.clock = evaluate_start, clock
         self.time_limit = time_limit
         self.process = process or ProcessGroup()
         self.sync = self.process.gradient_sync(model, grad_sync)
@@ -167,6 +184,8 @@ class Trainer:
 
         ``on_start`` runs once the run folder is held and the checkpoint (on resume) is loaded and
         checked, before anything is written: where a caller writes its own files into the folder."""
+        if self.clock is None:
+            self.clock = time.perf_counter()
         with ExitStack() as stack:
             if self.run_dir is not None and self.process.is_main:
                 stack.enter_context(claim(self.run_dir))
@@ -183,6 +202,8 @@ class Trainer:
     def _epochs(self, epochs: int) -> TrainResult:
         stopped = "early_stopping" if self._out_of_patience() else "completed"
         started = time.perf_counter()
+        if self.evaluate_start and self.evaluator is not None and not self.history:
+            self._evaluate_start()
         while stopped == "completed" and self.epoch < epochs:
             self.epoch += 1
             seeds = EpochSeeds(self.seed, self.epoch, self.process.rank)
@@ -196,6 +217,7 @@ class Trainer:
             if self.evaluator is not None and (self.epoch % self.eval_every == 0 or self.epoch == epochs):
                 stopped = self._evaluate(record)
             self._end_callbacks(record)
+            record["elapsed"] = time.perf_counter() - self.clock
             self._record(record)
             if self.run_dir is not None:
                 self.save(self._path("last.pt"))
@@ -204,6 +226,15 @@ class Trainer:
             if stopped == "completed" and self.time_limit is not None and self._past(started + self.time_limit):
                 stopped = "time_limit"
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
+
+    def _evaluate_start(self) -> None:
+        """Epoch 0: the model as built, evaluated and kept as the best so far."""
+        record: dict[str, Any] = {"epoch": 0, "lr": self.optimizer.param_groups[0]["lr"]}
+        self._evaluate(record, schedule=False)
+        record["elapsed"] = time.perf_counter() - self.clock
+        self._record(record)
+        if self.run_dir is not None:
+            self._save_best()
 
     def _end_callbacks(self, record: dict[str, Any]) -> None:
         """The callbacks' end-of-epoch hooks on the evaluated weights; a collapse stop is recorded first."""
@@ -228,7 +259,7 @@ class Trainer:
 
     def _summary(self, record: dict[str, Any]) -> str:
         """One line per epoch for the progress display: loss, the monitored metric and the best so far."""
-        parts = [f"epoch {record['epoch']}: loss {record['loss']:.4f}"]
+        parts = [f"epoch {record['epoch']}: loss {record['loss']:.4f}" if "loss" in record else "start"]
         if "metrics" in record:
             label = self.monitor if self.evaluated_on is None else f"{self.evaluated_on} {self.monitor}"
             parts.append(
@@ -236,6 +267,8 @@ class Trainer:
                 f"(best {self.best_metrics[self.monitor]:.4f} at epoch {self.best_epoch})"
             )
         seconds = sum(value for key, value in record.items() if key == "seconds" or key.endswith("_seconds"))
+        if "loss" not in record:
+            return f"{parts[0]}: {parts[1]}, {seconds:.1f} s"
         parts.append(f"lr {record['lr']:.3g}, {seconds:.1f} s")
         return ", ".join(parts)
 
@@ -295,7 +328,7 @@ class Trainer:
         """The weights that evaluations and collapse checks see: the average where one is kept."""
         return nullcontext() if self.average is None else self.average.applied()
 
-    def _evaluate(self, record: dict[str, Any]) -> str:
+    def _evaluate(self, record: dict[str, Any], *, schedule: bool = True) -> str:
         self.model.eval()
         start = time.perf_counter()
         with self._evaluated_weights():
@@ -312,7 +345,7 @@ class Trainer:
         if not improved:
             self.stale_evaluations += 1
         record["best_epoch"] = self.best_epoch
-        if isinstance(self.scheduler, ReduceLROnPlateau):
+        if schedule and isinstance(self.scheduler, ReduceLROnPlateau):
             rates = [group["lr"] for group in self.optimizer.param_groups]
             self.scheduler.step(value)
             cut = any(group["lr"] < rate for group, rate in zip(self.optimizer.param_groups, rates))
