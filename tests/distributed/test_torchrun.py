@@ -77,8 +77,8 @@ def test_resume_a_two_process_checkpoint_in_one_process(two_process_run, tmp_pat
     assert main(["train", "--resume", "--quiet", "--epochs", "3", "--out", str(resumed)]) == 0
     before, after = read_log(run), read_log(resumed)
     assert [record["epoch"] for record in after] == [0, 1, 2, 3]
-    assert after[:2] == before  # the two-process epochs are kept as they were
-    assert after[2]["loss"] < after[1]["loss"]  # and training went on from the checkpoint
+    assert after[:3] == before  # the two-process start and epochs are kept as they were
+    assert after[3]["loss"] < after[2]["loss"]  # and training went on from the checkpoint
     metrics = read_metrics(resumed)
     assert metrics["processes"] == 1 and metrics["epochs_run"] == 3
     assert Recommender.load(resumed / "model.pt").recommend([0], k=5)[0].shape == (1, 5)
