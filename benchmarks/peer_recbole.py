@@ -33,6 +33,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import peer_env  # benchmarks/peer_env.py, beside this script (also inside the throwaway venv)
+from peer_env import TORCH_PIN, python_of, tail
+
 if TYPE_CHECKING:  # the runner half of this file executes in the throwaway venv, without marginrank
     from marginrank.data import Interactions
 
@@ -41,11 +44,11 @@ DATA = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "d
 VENV = REPO / "benchmarks" / "out" / "recbole-venv"
 RESULT = REPO / "benchmarks" / "results" / "peer_recbole.json"
 
-TORCH_PIN = "torch==2.13.0"  # the CPU wheel on local disk; a looser request would pull a CUDA build
 # ray 2.6.3 (RecBole caps ray at <=2.6.3; recbole.quick_start imports it) still imports pkg_resources,
 # which setuptools 81 removed, and uses np.bool8, which numpy 2 removed.
 PEER_PINS = ("recbole==1.2.1", "setuptools<81", "numpy<2")
 REPORTED_PACKAGES = ("recbole", "torch", "numpy", "pandas", "scipy", "ray", "setuptools")
+RECBOLE_IMPORT = "import recbole.quick_start, recbole.model.general_recommender.simplex"
 SPLIT_FILES = ("train", "valid", "test")  # RecBole's benchmark_filename order
 ATOMIC_HEADER = "user_id:token\titem_id:token"
 
@@ -135,62 +138,9 @@ def extrapolate(seconds: float, batches_done: int, batches_total: int) -> dict:
 # ---- the throwaway environment -------------------------------------------------------------------------
 
 
-def _python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
-def _pip(venv: Path, *requirements: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(_python(venv)), "-m", "pip", "install", "--quiet", *requirements],
-                          capture_output=True, text=True)
-
-
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def installed_versions(venv: Path) -> dict:
-    """Versions of the peer's packages inside ``venv`` (importlib.metadata, no import of RecBole)."""
-    code = ("import json, importlib.metadata as m\n"
-            f"names = {list(REPORTED_PACKAGES)!r}\n"
-            "print(json.dumps({n: m.version(n) for n in names}))")
-    done = subprocess.run([str(_python(venv)), "-c", code], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(_tail(done.stderr))
-    return json.loads(done.stdout)
-
-
 def ensure_venv(venv: Path = VENV) -> dict:
-    """Create ``venv`` and install the peer unless a previous run completed it.
-
-    Returns ``{"ok", "reused", "install_s", "versions"}``; on failure ``ok`` is False and ``step`` /
-    ``error`` say which command failed and how (pip's last lines).
-    """
-    marker = venv / "marginrank-peer-complete.json"
-    pins = [TORCH_PIN, *PEER_PINS]
-    if marker.exists() and (built := json.loads(marker.read_text())).get("pins") == pins:
-        return {"ok": True, "reused": True, "install_s": 0.0, "built_in_s": built.get("install_s"),
-                "versions": installed_versions(venv)}
-    start = time.perf_counter()
-    steps = [
-        ("python -m venv", lambda: subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)],
-                                                  capture_output=True, text=True)),
-        (f"pip install {TORCH_PIN}", lambda: _pip(venv, TORCH_PIN)),
-        # torch pinned again so that the resolver cannot swap it for another build
-        (f"pip install {' '.join(pins)}", lambda: _pip(venv, *pins)),
-        ("import recbole", lambda: subprocess.run(
-            [str(_python(venv)), "-c", "import recbole.quick_start, recbole.model.general_recommender.simplex"],
-            capture_output=True, text=True)),
-    ]
-    for step, command in steps:
-        print(f"[peer] {step} ...", flush=True)
-        done = command()
-        if done.returncode != 0:
-            return {"ok": False, "reused": False, "install_s": time.perf_counter() - start, "step": step,
-                    "error": _tail(done.stderr or done.stdout)}
-    versions = installed_versions(venv)
-    install_s = time.perf_counter() - start
-    marker.write_text(json.dumps({"pins": pins, "versions": versions, "install_s": install_s}))
-    return {"ok": True, "reused": False, "install_s": install_s, "versions": versions}
+    """The throwaway environment with RecBole (see :func:`peer_env.ensure_venv`)."""
+    return peer_env.ensure_venv(venv, [TORCH_PIN, *PEER_PINS], RECBOLE_IMPORT, REPORTED_PACKAGES)
 
 
 # ---- inside the throwaway environment (imports RecBole; never marginrank) ------------------------------------
@@ -313,10 +263,10 @@ def measure(epochs: int = 1, max_seconds: float | None = None, threads: int = 2,
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         print(f"[peer] running SimpleX for {epochs} epoch(s)"
               + (f", training capped at {max_seconds:.0f} s" if max_seconds else "") + " ...", flush=True)
-        runner = [str(_python(venv)), str(Path(__file__).resolve()), "--inside", str(folder / "spec.json")]
+        runner = [str(python_of(venv)), str(Path(__file__).resolve()), "--inside", str(folder / "spec.json")]
         done = subprocess.run(runner, cwd=folder, env=env, capture_output=True, text=True)
         if done.returncode != 0 or not (folder / "run.json").exists():
-            return {**result, "status": "run_failed", "error": _tail(done.stderr or done.stdout, 25)}
+            return {**result, "status": "run_failed", "error": tail(done.stderr or done.stdout, 25)}
         run = json.loads((folder / "run.json").read_text())
     return {**result, "status": "ok", **summarize(run)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "peer_recbole.py"
 
 @pytest.fixture(scope="module")
 def peer():
+    sys.path.insert(0, str(SCRIPT.parent))  # its helper benchmarks/peer_env.py sits beside it
     spec = importlib.util.spec_from_file_location("peer_recbole", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

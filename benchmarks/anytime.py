@@ -1,0 +1,279 @@
+"""Recall@20 against wall time: marginrank (its defaults, and the BSL-800 row on the same fast path)
+against implicit's ALS tuned over factors, regularization and alpha, on Yelp2018 and Gowalla.
+
+Every figure is measured in one run of this script, one job after the other on the same machine:
+
+- marginrank: ``Recommender(protocol="paper", time_limit=...)``, with nothing else set for
+  ``defaults`` and ``loss="bsl", negatives=800`` for the row; a point per evaluation (the low-pass
+  start, epoch 0, then every epoch) at the seconds elapsed since ``fit`` began, model building,
+  training and every evaluation included.
+- implicit ALS (not a dependency: installed into ``benchmarks/out/implicit-venv``, reused once
+  complete, and run there in a subprocess with the same 2 threads): every setting of ``ALS_GRID``,
+  a point after each iteration of ``SNAPSHOTS`` at its cumulative training seconds plus one
+  evaluation (marginrank's evaluator timed on factors of that width: the cost any user pays to
+  score the model once). The runner ranks all items with its own NumPy Recall@20; the best
+  setting's last factors are ranked again here by marginrank's evaluator as a cross-check.
+
+A method's figure at a budget is the best Recall@20 of its points within the budget (for ALS: over
+every setting of the grid, tuned on the test split; for marginrank the run's best epoch, chosen on
+the test split as the papers' protocol does). Both use the LightGCN splits' test pairs.
+
+Writes benchmarks/results/anytime.{json,md,png}. ``--seconds`` caps each marginrank run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from peer_env import ensure_venv, python_of, tail  # benchmarks/peer_env.py, beside this script
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data"))
+VENV = REPO / "benchmarks" / "out" / "implicit-venv"
+RESULTS = REPO / "benchmarks" / "results"
+PINS = ("implicit==0.7.3", "numpy", "scipy", "threadpoolctl")
+REPORTED = ("implicit", "numpy", "scipy")
+ALS_GRID = {"factors": (64, 128, 256), "regularization": (0.01, 0.1), "alpha": (1.0, 10.0, 40.0)}
+SNAPSHOTS = (1, 2, 4, 8, 15)
+DATASETS = ("yelp2018", "gowalla")
+RUNS = {"marginrank defaults": {}, "marginrank BSL-800": {"loss": "bsl", "negatives": 800, "epochs": 100}}
+BUDGETS = (5, 10, 20, 30, 60, 90, 120, 180, 300, 600)
+TARGETS = {"yelp2018": ((60, 0.0698), (300, 0.0725)), "gowalla": ((90, 0.1837),)}
+THREADS = 2
+K = 20
+
+
+# ---- inside the throwaway environment (imports implicit; never marginrank) ------------------------------
+
+
+def numpy_recall(users: np.ndarray, items: np.ndarray, train: sp.csr_matrix, test: sp.csr_matrix) -> float:
+    """Mean over users with test items of |top-K (train items excluded) & test| / |test|."""
+    rows = np.flatnonzero(np.diff(test.indptr))
+    total = 0.0
+    for start in range(0, len(rows), 4096):
+        chunk = rows[start:start + 4096]
+        scores = users[chunk] @ items.T
+        seen = train[chunk].tocoo()
+        scores[seen.row, seen.col] = -np.inf
+        top = np.argpartition(-scores, K, axis=1)[:, :K]
+        relevant = test[chunk]
+        hits = np.asarray(relevant[np.arange(len(chunk))[:, None], top].sum(axis=1)).ravel()
+        total += float((hits / np.diff(relevant.indptr)).sum())
+    return total / len(rows)
+
+
+def run_als_grid(folder: Path) -> None:
+    """Train every ALS setting of the grid on ``folder/train.npz``; write ``folder/als.json`` and the best
+    setting's last factors (``folder/best.npz``)."""
+    from implicit.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    train, test = sp.load_npz(folder / "train.npz").tocsr(), sp.load_npz(folder / "test.npz").tocsr()
+    curves, best = [], -1.0
+    with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, single-threaded BLAS
+        for factors, regularization, alpha in itertools.product(*ALS_GRID.values()):
+            model = AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha,
+                                            iterations=max(SNAPSHOTS), random_state=0, num_threads=THREADS,
+                                            calculate_training_loss=False)
+            points, outside = [], 0.0
+            started = time.perf_counter()
+
+            def snapshot(iteration, _elapsed, _loss, model=model, points=points, started=started):
+                nonlocal outside
+                tic = time.perf_counter()
+                if iteration + 1 in SNAPSHOTS:
+                    recall = numpy_recall(model.user_factors, model.item_factors, train, test)
+                    points.append({"iteration": iteration + 1, "train_s": tic - started - outside, "recall@20": recall})
+                outside += time.perf_counter() - tic
+
+            model.fit(train, show_progress=False, callback=snapshot)
+            setting = {"factors": factors, "regularization": regularization, "alpha": alpha}
+            curves.append({**setting, "points": points})
+            print(json.dumps(curves[-1]), flush=True)
+            if points[-1]["recall@20"] > best:
+                best = points[-1]["recall@20"]
+                np.savez(folder / "best.npz", users=model.user_factors, items=model.item_factors, **setting)
+    (folder / "als.json").write_text(json.dumps(curves))
+
+
+# ---- here (marginrank) -------------------------------------------------------------------------------------
+
+
+def als_curves(dataset, venv: Path) -> dict:
+    """ALS's grid on ``dataset`` in the throwaway environment, with eval time and the cross-check."""
+    import torch
+
+    from marginrank.metrics import evaluate_embeddings
+
+    install = ensure_venv(venv, PINS, "import implicit.als, threadpoolctl", REPORTED)
+    if not install["ok"]:
+        return {"status": "install_failed", "install": install}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        sp.save_npz(folder / "train.npz", dataset.train.matrix)
+        sp.save_npz(folder / "test.npz", dataset.test.matrix)
+        environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        done = subprocess.run([str(python_of(venv)), str(Path(__file__).resolve()), "--inside", str(folder)],
+                              capture_output=True, text=True, env=environment)
+        if done.returncode != 0:
+            return {"status": "run_failed", "install": install, "error": tail(done.stderr or done.stdout, 25)}
+        curves = json.loads((folder / "als.json").read_text())
+        best = np.load(folder / "best.npz")
+        check = evaluate_embeddings(torch.from_numpy(best["users"]), torch.from_numpy(best["items"]),
+                                    dataset.train.matrix, dataset.test.matrix, ks=(K,))[f"recall@{K}"]
+    runner_best = max(curve["points"][-1]["recall@20"] for curve in curves)
+    eval_seconds = {factors: _eval_seconds(dataset, factors) for factors in ALS_GRID["factors"]}
+    for curve in curves:
+        for point in curve["points"]:
+            point["seconds"] = point["train_s"] + eval_seconds[curve["factors"]]
+    return {"status": "ok", "install": install, "eval_seconds": eval_seconds, "curves": curves,
+            "cross_check": {"runner recall@20": runner_best, "marginrank recall@20": check}}
+
+
+def _eval_seconds(dataset, factors: int) -> float:
+    """Seconds marginrank's full-ranking evaluation takes on factors of this width."""
+    import torch
+
+    from marginrank.metrics import evaluate_embeddings
+
+    generator = torch.Generator().manual_seed(0)
+    users = torch.randn(dataset.n_users, factors, generator=generator)
+    items = torch.randn(dataset.n_items, factors, generator=generator)
+    tic = time.perf_counter()
+    evaluate_embeddings(users, items, dataset.train.matrix, dataset.test.matrix, ks=(K,))
+    return time.perf_counter() - tic
+
+
+def marginrank_curve(dataset, settings: dict, seconds: float) -> dict:
+    from marginrank import Recommender
+
+    rec = Recommender(protocol="paper", time_limit=seconds, progress=False, **settings).fit(dataset)
+    points = [{"epoch": r["epoch"], "seconds": r["elapsed"], "recall@20": r["metrics"]["recall@20"]}
+              for r in rec.result_.history if "metrics" in r]
+    return {"settings": settings, "scaled_settings": rec.metrics_["scaled_settings"], "points": points,
+            "stopped": rec.metrics_["stopped"]}
+
+
+def best_within(points: list[dict], budget: float) -> float | None:
+    values = [point["recall@20"] for point in points if point["seconds"] <= budget]
+    return max(values) if values else None
+
+
+def budget_table(result: dict) -> list[dict]:
+    """Per dataset and budget: each method's best Recall@20 within it, and whether each run beats ALS."""
+    rows = []
+    for name, measured in result["datasets"].items():
+        als = [point for curve in measured["als"].get("curves", []) for point in curve["points"]]
+        for budget in BUDGETS:
+            row = {"dataset": name, "budget_s": budget, "implicit ALS (tuned)": best_within(als, budget)}
+            for run, curve in measured["marginrank"].items():
+                row[run] = best_within(curve["points"], budget)
+            rows.append(row)
+    return rows
+
+
+def markdown(result: dict) -> str:
+    runs = list(RUNS)
+    lines = [f"| data | budget | implicit ALS (tuned) | {' | '.join(runs)} |", "|---|---|---|" + "---|" * len(runs)]
+    for row in result["table"]:
+        als = row["implicit ALS (tuned)"]
+        cells = []
+        for run in runs:
+            value = row[run]
+            mark = "" if value is None or als is None else (" (≥ ALS)" if value >= als else " (< ALS)")
+            cells.append("—" if value is None else f"{value:.4f}{mark}")
+        lines.append(f"| {row['dataset']} | {row['budget_s']} s | {'—' if als is None else f'{als:.4f}'} | {' | '.join(cells)} |")
+    lines.append("")
+    for name, targets in TARGETS.items():
+        if name not in result["datasets"]:
+            continue
+        for budget, target in targets:
+            reached = {run: best_within(curve["points"], budget) for run, curve in result["datasets"][name]["marginrank"].items()}
+            best = max((value for value in reached.values() if value is not None), default=None)
+            verdict = "met" if best is not None and best >= target else "missed"
+            lines.append(f"- {name}: Recall@20 {target} within {budget} s: best {best if best is None else round(best, 4)} ({verdict})")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["datasets"])
+    figure, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 4.5), squeeze=False)
+    for axis, name in zip(axes[0], names):
+        measured = result["datasets"][name]
+        grid = sorted({p["seconds"] for curve in measured["als"].get("curves", []) for p in curve["points"]})
+        als = [point for curve in measured["als"].get("curves", []) for point in curve["points"]]
+        if grid:
+            axis.step(grid, [best_within(als, t) for t in grid], where="post", color="gray", label="implicit ALS, best of the grid")
+        for run, curve in measured["marginrank"].items():
+            times = [p["seconds"] for p in curve["points"]]
+            axis.plot(times, [best_within(curve["points"], t) for t in times], marker="o", markersize=3, label=run)
+        for budget, target in TARGETS.get(name, ()):
+            axis.plot([budget], [target], marker="*", markersize=12, color="black", linestyle="none")
+        axis.set(xscale="log", xlabel="wall seconds (training and evaluation)", ylabel="test Recall@20 (best so far)",
+                 title=f"{name}: anytime quality (stars: targets)")
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inside", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--only", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--seconds", type=float, default=300.0, help="time limit of each marginrank run")
+    parser.add_argument("--venv", type=Path, default=VENV)
+    parser.add_argument("--out", type=Path, default=RESULTS / "anytime")
+    args = parser.parse_args()
+    if args.inside is not None:
+        run_als_grid(args.inside)
+        return 0
+    import torch
+
+    from marginrank import datasets
+    from marginrank.atomic import atomic_write_text
+
+    torch.set_num_threads(THREADS)
+    result = {"threads": THREADS, "als_grid": ALS_GRID, "snapshots": SNAPSHOTS, "seconds_per_run": args.seconds,
+              "datasets": {}}
+    for name in args.only:
+        if not (SHARED / name / "train.txt").exists():
+            print(f"skipped {name}: no LightGCN split under {SHARED} (set MARGINRANK_SHARED_DATA)")
+            continue
+        dataset = datasets.load(name, root=SHARED, download=False)
+        measured = {"marginrank": {}}
+        for run, settings in RUNS.items():
+            measured["marginrank"][run] = marginrank_curve(dataset, settings, args.seconds)
+            print(name, run, json.dumps(measured["marginrank"][run]["points"]), flush=True)
+        measured["als"] = als_curves(dataset, args.venv)
+        print(name, "ALS", measured["als"]["status"], json.dumps(measured["als"].get("cross_check")), flush=True)
+        result["datasets"][name] = measured
+    if not result["datasets"]:
+        return 0
+    result["table"] = budget_table(result)
+    table = markdown(result)
+    print(table)
+    atomic_write_text(args.out.with_suffix(".json"), json.dumps(result, indent=1))
+    atomic_write_text(args.out.with_suffix(".md"), table)
+    plot(result, args.out.with_suffix(".png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
