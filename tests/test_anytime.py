@@ -1,0 +1,67 @@
+"""benchmarks/anytime.py without implicit: the runner's own Recall@20, the budget reading, the table
+and the failure report. Nothing here installs anything."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from marginrank import datasets
+from marginrank.metrics import evaluate_embeddings
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "anytime.py"
+
+
+@pytest.fixture(scope="module")
+def anytime():
+    sys.path.insert(0, str(SCRIPT.parent))  # its helper benchmarks/peer_env.py sits beside it
+    spec = importlib.util.spec_from_file_location("anytime", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_runners_recall_is_marginranks(anytime):
+    data = datasets.load("synthetic", n_users=300, n_items=120)
+    rng = np.random.default_rng(0)
+    users, items = rng.normal(size=(300, 8)).astype(np.float32), rng.normal(size=(120, 8)).astype(np.float32)
+    ours = evaluate_embeddings(torch.from_numpy(users), torch.from_numpy(items), data.train.matrix, data.test.matrix, ks=(20,))
+    assert anytime.numpy_recall(users, items, data.train.matrix, data.test.matrix) == pytest.approx(ours["recall@20"], abs=1e-12)
+
+
+def test_a_budget_holds_the_best_point_within_it(anytime):
+    points = [{"seconds": 3.0, "recall@20": 0.05}, {"seconds": 8.0, "recall@20": 0.04}, {"seconds": 12.0, "recall@20": 0.06}]
+    assert [anytime.best_within(points, budget) for budget in (2, 5, 10, 20)] == [None, 0.05, 0.05, 0.06]
+
+
+def test_the_table_compares_each_run_with_als_and_names_the_targets(anytime):
+    def curve(*points):
+        return {"points": [{"seconds": s, "recall@20": r} for s, r in points]}
+
+    result = {"datasets": {"gowalla": {
+        "als": {"curves": [curve((4, 0.15), (40, 0.17))]},
+        "marginrank": {"marginrank defaults": curve((3, 0.16), (80, 0.1840)), "marginrank BSL-800": curve((30, 0.14))},
+    }}}
+    result["table"] = anytime.budget_table(result)
+    at = {row["budget_s"]: row for row in result["table"]}
+    assert at[5]["implicit ALS (tuned)"] == 0.15 and at[5]["marginrank defaults"] == 0.16 and at[5]["marginrank BSL-800"] is None
+    text = anytime.markdown(result)
+    assert "| gowalla | 60 s | 0.1700 | 0.1600 (< ALS) | 0.1400 (< ALS) |" in text
+    assert "| gowalla | 90 s | 0.1700 | 0.1840 (≥ ALS) | 0.1400 (< ALS) |" in text
+    assert "- gowalla: Recall@20 0.1837 within 90 s: best 0.184 (met)" in text
+
+
+def test_a_failed_install_is_reported_not_raised(anytime, tmp_path, monkeypatch):
+    def refuse(command, **kwargs):
+        return subprocess.CompletedProcess(command, 1, stdout="", stderr="ERROR: No matching distribution found")
+
+    data = datasets.load("synthetic", n_users=300, n_items=120)
+    monkeypatch.setattr(subprocess, "run", refuse)
+    result = anytime.als_curves(data, tmp_path / "venv")
+    assert result["status"] == "install_failed" and "No matching distribution" in result["install"]["error"]
