@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -18,6 +21,18 @@ def shared_split(name: str) -> Path:
     if not (folder / "train.txt").exists():
         pytest.skip(f"real data {folder} is absent (set MARGINRANK_SHARED_DATA to a folder with {name}/train.txt)")
     return folder
+
+
+def benchmark_script(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as a module (with ``benchmarks/`` on the path, where its
+    helpers such as ``peer_env.py`` live)."""
+    folder = REPO / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

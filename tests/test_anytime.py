@@ -3,10 +3,7 @@ and the failure report. Nothing here installs anything."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,17 +11,12 @@ import torch
 
 from marginrank import datasets
 from marginrank.metrics import evaluate_embeddings
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "anytime.py"
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def anytime():
-    sys.path.insert(0, str(SCRIPT.parent))  # its helper benchmarks/peer_env.py sits beside it
-    spec = importlib.util.spec_from_file_location("anytime", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("anytime")
 
 
 def test_the_runners_recall_is_marginranks(anytime):

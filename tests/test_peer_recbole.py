@@ -3,25 +3,18 @@ failure reports. Nothing here installs anything."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from marginrank.data import read_lightgcn_split
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "peer_recbole.py"
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def peer():
-    sys.path.insert(0, str(SCRIPT.parent))  # its helper benchmarks/peer_env.py sits beside it
-    spec = importlib.util.spec_from_file_location("peer_recbole", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("peer_recbole")
 
 
 @pytest.fixture
