@@ -171,11 +171,16 @@ def best_within(points: list[dict], budget: float) -> float | None:
     return max(values) if values else None
 
 
+def als_points(measured: dict) -> list[dict]:
+    """Every point of every ALS setting measured on one dataset."""
+    return [point for curve in measured["als"].get("curves", []) for point in curve["points"]]
+
+
 def budget_table(result: dict) -> list[dict]:
     """Per dataset and budget: each method's best Recall@20 within it, and whether each run beats ALS."""
     rows = []
     for name, measured in result["datasets"].items():
-        als = [point for curve in measured["als"].get("curves", []) for point in curve["points"]]
+        als = als_points(measured)
         for budget in BUDGETS:
             row = {"dataset": name, "budget_s": budget, "implicit ALS (tuned)": best_within(als, budget)}
             for run, curve in measured["marginrank"].items():
@@ -217,8 +222,8 @@ def plot(result: dict, path: Path) -> None:
     figure, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 4.5), squeeze=False)
     for axis, name in zip(axes[0], names):
         measured = result["datasets"][name]
-        grid = sorted({p["seconds"] for curve in measured["als"].get("curves", []) for p in curve["points"]})
-        als = [point for curve in measured["als"].get("curves", []) for point in curve["points"]]
+        als = als_points(measured)
+        grid = sorted({point["seconds"] for point in als})
         if grid:
             axis.step(grid, [best_within(als, t) for t in grid], where="post", color="gray", label="implicit ALS, best of the grid")
         for run, curve in measured["marginrank"].items():

@@ -539,7 +539,7 @@ class Recommender:
             if p.progress and self.process.is_main:
                 print(f"refit on all {len(train):,} training pairs (validation pairs included) for {epochs} epochs",
                       file=sys.stderr, flush=True)
-            trainer = self._trainer(train, None, folder, fingerprint, phase="refit", replay=plan["lr"] or None)
+            trainer = self._trainer(train, None, folder, fingerprint, phase="refit", replay=plan["lr"])
             result = trainer.fit(epochs, resume=resume)
             trainer.restore_best()
         return result

@@ -37,11 +37,10 @@ PRESETS = {  # name -> settings under the TOML file and the options
         "shared_negatives": False, "exclude_positives": True, "batch_size": 1024, "lr": 1e-3,
     },
 }
-SCALED = "chosen from the number of training pairs"
 
 HELP = {
     "model": "model name (mf, lightgcn)",
-    "model_params": "a setting of the model as KEY=VALUE in TOML syntax, e.g. layers=1 (lightgcn), dropout_before_norm=true or init=svd (mf) (repeatable)",
+    "model_params": "a setting of the model as KEY=VALUE in TOML syntax, e.g. layers=1 (lightgcn), dropout_before_norm=true or init=normal (mf) (repeatable)",
     "loss": "loss name (mmcl, ccl, bpr, hinge, max_margin, softmax, bsl, psl, mse, bce)",
     "loss_params": "a loss parameter as KEY=VALUE in TOML syntax, e.g. neg_weight=700 or margins=[0.7,0.8,0.9] (repeatable)",
     "miner": "pick the negatives the loss sees from the drawn ones (the candidates) by their scores: hard, semi-hard, mixed or warmup",

@@ -81,8 +81,8 @@ class MF(EmbeddingModel):
     def build(cls, pairs: sp.csr_matrix, *, init: str = "svd", **settings: object) -> Self:
         """An MF with one row per user and item of ``pairs``; ``init = "svd"`` [default] adds to the
         normal init the low-pass factors of ``pairs`` (:mod:`marginrank.models.spectral_init`), seeded
-        by torch, so that training starts from a ranking as good as a tuned ALS's; ``"normal"`` starts
-        from the normal init alone, as SimpleX and MMCL do."""
+        by torch, so that training starts from the closed-form filter's ranking; ``"normal"`` starts from
+        the normal init alone, as SimpleX and MMCL do."""
         require_choice("init", init, INITS)
         model = cls(*pairs.shape, **settings)
         if init == "svd":

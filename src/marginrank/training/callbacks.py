@@ -112,12 +112,12 @@ class CollapseCheck:
 
 class LearningRateReplay:
     """Train epoch ``e`` at ``rates[e - 1]``: the rates another run trained its epochs with (its
-    log's ``lr``), set on every group of ``optimizer`` before the epoch's batches."""
+    log's ``lr``), set on every group of ``optimizer`` before the epoch's batches; no rates replay a
+    run of no epochs (a refit of a best epoch 0)."""
 
     name = "learning_rate_replay"
 
     def __init__(self, optimizer: torch.optim.Optimizer, rates: Sequence[float]) -> None:
-        require(len(rates) > 0, "a learning-rate replay needs the rate of at least one epoch")
         self.optimizer, self.rates = optimizer, tuple(rates)
 
     def on_epoch_start(self, model: nn.Module, epoch: int, seeds: EpochSeeds) -> dict[str, Any]:
