@@ -4,7 +4,7 @@
 
 from marginrank.guards.monitor import CollapseMonitor, CollapseReport
 from marginrank.guards.norm_constraint import NormConstraint
-from marginrank.guards.standardize import standardize_scores
+from marginrank.guards.standardize import standardize_groups, standardize_scores
 from marginrank.guards.stats import collapse_stats, effective_rank, score_stats
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "collapse_stats",
     "effective_rank",
     "score_stats",
+    "standardize_groups",
     "standardize_scores",
 ]

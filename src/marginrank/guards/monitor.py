@@ -118,10 +118,12 @@ class CollapseMonitor:
         stats["dim"] = float(user_vectors.shape[1])
         return self._judge(stats, epoch, margin=self.margin, margin_gap=self.margin_gap)
 
-    def check_scores(self, pos_scores: Tensor, neg_scores: Tensor, epoch: int, margin: float | None = None) -> CollapseReport:
+    def check_scores(
+        self, pos_scores: Tensor, neg_scores: Tensor, epoch: int, margin: float | None = None, neg_mask: Tensor | None = None
+    ) -> CollapseReport:
         """Judge a score-only model by :func:`score_stats` of scores ``[B]``, ``[B, N]`` (e.g. held-out rows)."""
         margin = self.margin if margin is None else margin
-        return self._judge(score_stats(pos_scores, neg_scores), epoch, margin=margin, margin_gap=None)
+        return self._judge(score_stats(pos_scores, neg_scores, neg_mask), epoch, margin=margin, margin_gap=None)
 
     def _judge(self, stats: dict[str, float], epoch: int, margin: float | None, margin_gap: float | None) -> CollapseReport:
         best_epoch, best = max(

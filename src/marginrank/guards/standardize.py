@@ -23,3 +23,15 @@ def standardize_scores(pos_scores: Tensor, neg_scores: Tensor, eps: float = 1e-2
     var, mean = torch.var_mean(candidates, dim=1, keepdim=True, correction=0)
     z = (candidates - mean) * torch.rsqrt(var + eps)
     return z[:, 0], z[:, 1:]
+
+
+def standardize_groups(scores: Tensor, valid: Tensor, eps: float = 1e-24) -> Tensor:
+    """Z-scores within each group: ``scores [G, S]`` over its ``valid [G, S]`` entries (padding is
+    left as is). The group-wise form of :func:`standardize_scores`: a strictly increasing map within
+    each group, so the ranking is unchanged, while the spread the loss sees is 1."""
+    weights = valid.to(scores.dtype)
+    count = weights.sum(dim=1, keepdim=True).clamp_min(1)
+    mean = (scores * weights).sum(dim=1, keepdim=True) / count
+    centred = (scores - mean) * weights
+    var = centred.square().sum(dim=1, keepdim=True) / count
+    return torch.where(valid, centred * torch.rsqrt(var + eps), scores)

@@ -81,13 +81,14 @@ def collapse_stats(user_vectors: Tensor, item_vectors: Tensor, positives: sp.spm
     }
 
 
-def score_stats(pos_scores: Tensor, neg_scores: Tensor) -> dict[str, float]:
+def score_stats(pos_scores: Tensor, neg_scores: Tensor, neg_mask: Tensor | None = None) -> dict[str, float]:
     """Statistics of the scores a loss sees, for scorers without embeddings (e.g. :class:`MLPScorer`).
 
-    Per row, the candidates are the positive and its N negatives.
+    Per row, the candidates are the positive and its N negatives (those ``neg_mask`` [B, N] marks
+    True, where it is given; a row needs one).
 
     Returns:
-        spread: mean over rows of the standard deviation of the row's N + 1 scores.
+        spread: mean over rows of the standard deviation of the row's candidate scores.
         mean_abs_score, relative_spread: as in :func:`collapse_stats`.
         gap: mean of ``s_p - mean_j s_nj``; standardized_gap: that gap over the row's spread, averaged.
         hardest_gap: mean of ``s_p - max_j s_nj`` (the max-margin loss is ``relu(m - hardest_gap)``).
@@ -96,20 +97,26 @@ def score_stats(pos_scores: Tensor, neg_scores: Tensor) -> dict[str, float]:
     pos, neg = _as_float64(pos_scores, "pos_scores"), _as_float64(neg_scores, "neg_scores")
     if pos.dim() != 1 or neg.dim() != 2 or neg.shape[0] != pos.shape[0] or neg.numel() == 0:
         raise MarginRankError(f"expected pos_scores [B] and neg_scores [B, N]; got {list(pos.shape)}, {list(neg.shape)}")
-    candidates = torch.cat([pos[:, None], neg], dim=1)
-    row_spread = candidates.std(dim=1, correction=0)
-    row_gap = pos - neg.mean(dim=1)
+    valid = torch.ones(neg.shape, dtype=torch.float64) if neg_mask is None else neg_mask.detach().cpu().to(torch.float64)
+    if valid.shape != neg.shape or bool((valid.sum(dim=1) == 0).any()):
+        raise MarginRankError(f"neg_mask must be [B, N] = {list(neg.shape)} with a valid negative in every row")
+    count = valid.sum(dim=1)
+    neg_mean = (neg * valid).sum(dim=1) / count
+    row_mean = (pos + neg_mean * count) / (count + 1)
+    row_spread = (((pos - row_mean).square() + ((neg - row_mean[:, None]).square() * valid).sum(dim=1)) / (count + 1)).sqrt()
+    row_gap = pos - neg_mean
     spread = float(row_spread.mean())
-    mean_abs = float(candidates.abs().mean())
-    ordered = (pos[:, None] > neg).double() + 0.5 * (pos[:, None] == neg).double()
+    mean_abs = float(((pos.abs() + (neg.abs() * valid).sum(dim=1)) / (count + 1)).mean())
+    ordered = ((pos[:, None] > neg).double() + 0.5 * (pos[:, None] == neg).double()) * valid
+    hardest = torch.where(valid > 0, neg, -torch.inf).amax(dim=1)
     return {
         "spread": spread,
         "mean_abs_score": mean_abs,
         "relative_spread": spread / max(mean_abs, TINY),
         "gap": float(row_gap.mean()),
         "standardized_gap": float((row_gap / row_spread.clamp_min(TINY)).mean()),
-        "hardest_gap": float((pos - neg.amax(dim=1)).mean()),
-        "pairwise_accuracy": float(ordered.mean()),
+        "hardest_gap": float((pos - hardest).mean()),
+        "pairwise_accuracy": float(ordered.sum() / valid.sum()),
     }
 
 

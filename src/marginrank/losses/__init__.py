@@ -17,6 +17,7 @@ from marginrank.losses.registry import available, get
 from marginrank.losses.sampled_softmax import SampledSoftmax
 from marginrank.losses.top_k_weighted import TopKWeighted
 from marginrank.losses.triplet import Triplet
+from marginrank.losses.weighted import Weighted
 
 __all__ = [
     "BCE",
@@ -32,6 +33,7 @@ __all__ = [
     "SampledSoftmax",
     "TopKWeighted",
     "Triplet",
+    "Weighted",
     "available",
     "get",
 ]

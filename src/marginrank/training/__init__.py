@@ -8,13 +8,14 @@ from marginrank.training.callbacks import (
     CollapseStop,
     CollapseWarning,
     LearningRateReplay,
+    ScoreCollapseCheck,
     TopKRefresh,
 )
 from marginrank.training.checkpoint import load_checkpoint, save_checkpoint
 from marginrank.training.evaluator import Evaluator
 from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
 from marginrank.training.schedules import cosine_decay
-from marginrank.training.tasks import InteractionTask, Scores, Task
+from marginrank.training.tasks import GroupTask, InteractionTask, Scores, Task
 from marginrank.training.top_k_quantile import TopKQuantile
 from marginrank.training.trainer import Trainer, TrainResult
 
@@ -25,9 +26,11 @@ __all__ = [
     "CollapseStop",
     "CollapseWarning",
     "Evaluator",
+    "GroupTask",
     "InteractionTask",
     "LearningRateReplay",
     "PairBatches",
+    "ScoreCollapseCheck",
     "Scores",
     "Task",
     "TopKQuantile",

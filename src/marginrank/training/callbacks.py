@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import scipy.sparse as sp
@@ -21,8 +21,9 @@ from torch import nn
 
 from marginrank.checks import require, require_choice
 from marginrank.errors import MarginRankError
-from marginrank.guards.monitor import CollapseMonitor
+from marginrank.guards.monitor import CollapseMonitor, CollapseReport
 from marginrank.training.seeds import THRESHOLDS, EpochSeeds
+from marginrank.training.tasks.base import Scores
 from marginrank.training.top_k_quantile import TopKQuantile
 
 
@@ -94,12 +95,18 @@ class CollapseCheck:
         return {}
 
     def on_epoch_end(self, model: nn.Module, epoch: int) -> dict[str, Any]:
-        report = self.monitor.check_model(model, self.positives, epoch)
+        return self.verdict(self.check(model, epoch))
+
+    def check(self, model: nn.Module, epoch: int) -> CollapseReport:
+        return self.monitor.check_model(model, self.positives, epoch)
+
+    def verdict(self, report: CollapseReport) -> dict[str, Any]:
+        """The epoch's record of ``report``; a collapse warns or stops."""
         record = {"collapse": {"collapsed": report.collapsed, **report.stats}}
         if report.collapsed:
             if self.on_collapse == "stop":
                 raise CollapseStop(report.message, record=record)
-            warnings.warn(report.message, CollapseWarning, stacklevel=2)
+            warnings.warn(report.message, CollapseWarning, stacklevel=3)
         return record
 
     def state_dict(self) -> dict[str, Any]:
@@ -108,6 +115,23 @@ class CollapseCheck:
     def load_state_dict(self, state: dict[str, Any] | None) -> None:
         if state is not None:
             self.monitor.load_state_dict(state)
+
+
+class ScoreCollapseCheck(CollapseCheck):
+    """:meth:`CollapseMonitor.check_scores` after every epoch, on the scores ``probe(model)`` gives
+    (a fixed sample of examples, e.g. held-out groups), judged against the loss's ``margin``."""
+
+    def __init__(
+        self, monitor: CollapseMonitor, probe: Callable[[nn.Module], Scores], margin: float | None = None,
+        on_collapse: str = "warn",
+    ) -> None:
+        self.monitor, self.probe, self.margin = monitor, probe, margin
+        self.on_collapse = require_choice("on_collapse", on_collapse, ("warn", "stop"))
+
+    def check(self, model: nn.Module, epoch: int) -> CollapseReport:
+        with torch.no_grad():
+            scores = self.probe(model)
+        return self.monitor.check_scores(scores.pos, scores.neg, epoch, margin=self.margin, neg_mask=scores.mask)
 
 
 class LearningRateReplay:

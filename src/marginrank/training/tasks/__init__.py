@@ -1,6 +1,7 @@
 """Training tasks: how a task's batches become scores for a loss (:mod:`.base`)."""
 
 from marginrank.training.tasks.base import Scores, Task
+from marginrank.training.tasks.groups import GroupTask
 from marginrank.training.tasks.interactions import InteractionTask
 
-__all__ = ["InteractionTask", "Scores", "Task"]
+__all__ = ["GroupTask", "InteractionTask", "Scores", "Task"]
