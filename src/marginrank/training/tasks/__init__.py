@@ -2,5 +2,6 @@
 
 from marginrank.training.tasks.base import Scores, Task
 from marginrank.training.tasks.interactions import InteractionTask
+from marginrank.training.tasks.labels import LabelTask
 
-__all__ = ["InteractionTask", "Scores", "Task"]
+__all__ = ["InteractionTask", "LabelTask", "Scores", "Task"]
