@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from marginrank.checks import require_number, require_positive
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import RankingLoss, check_scores, masked_logsumexp
+from marginrank.losses.base import RankingLoss, check_scores
 
 
 class MultiSimilarity(RankingLoss):
@@ -43,31 +44,35 @@ class MultiSimilarity(RankingLoss):
         self, pos_scores: Tensor, neg_scores: Tensor, neg_mask: Tensor | None = None, *, pos_groups: Tensor | None = None
     ) -> Tensor:
         check_scores(pos_scores, neg_scores, neg_mask)
+        groups = _checked_groups(pos_groups, pos_scores)
+        rows_per_group = torch.bincount(groups).to(pos_scores.dtype)  # ids without rows add 0 below
+        neg_logits = self.beta * (neg_scores - self.base)
         if neg_mask is not None:
-            neg_scores = torch.where(neg_mask, neg_scores, torch.zeros((), dtype=neg_scores.dtype, device=neg_scores.device))
-        groups = _group_index(pos_groups, pos_scores)
-        count = int(groups.max()) + 1
-        neg_lse, has_valid = masked_logsumexp(neg_scores - self.base, neg_mask, self.beta)
-        neg_terms = F.softplus(neg_lse) / self.beta
-        if has_valid is not None:
-            neg_terms = torch.where(has_valid, neg_terms, torch.zeros((), dtype=neg_terms.dtype, device=neg_terms.device))
-        rows_per_group = torch.zeros(count, dtype=pos_scores.dtype, device=pos_scores.device).index_add(
-            0, groups, torch.ones_like(pos_scores))
-        neg_per_group = torch.zeros_like(rows_per_group).index_add(0, groups, neg_terms) / rows_per_group
+            neg_logits = torch.where(neg_mask, neg_logits, torch.full((), -math.inf, dtype=neg_logits.dtype, device=neg_logits.device))
+        neg_terms = _log1p_sum_exp(neg_logits) / self.beta
+        neg_per_group = torch.zeros_like(rows_per_group).index_add(0, groups, neg_terms) / rows_per_group.clamp_min(1)
         pos_logits = -self.alpha * (pos_scores - self.base)
         shift = torch.zeros_like(rows_per_group).scatter_reduce(0, groups, pos_logits.detach(), "amax", include_self=True)
         sums = (-shift).exp().index_add(0, groups, (pos_logits - shift[groups]).exp())
         pos_per_group = (shift + sums.log()) / self.alpha
-        return (pos_per_group + neg_per_group).mean()
+        return (pos_per_group + neg_per_group).sum() / (rows_per_group > 0).sum()
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, beta={self.beta}, base={self.base}"
 
 
-def _group_index(pos_groups: Tensor | None, pos: Tensor) -> Tensor:
-    """Rows' group numbers ``0 .. G-1`` (each row its own group without ``pos_groups``)."""
+def _log1p_sum_exp(logits: Tensor) -> Tensor:
+    """``log(1 + sum_j exp(x_j))`` per row of ``[R, N]``, stable; ``-inf`` entries drop out (a row of them gives 0)."""
+    shift = logits.detach().amax(dim=1).clamp_min(0.0)
+    return shift + ((-shift).exp() + (logits - shift[:, None]).exp().sum(dim=1)).log()
+
+
+def _checked_groups(pos_groups: Tensor | None, pos: Tensor) -> Tensor:
+    """The rows' group ids, non-negative integers (each row its own group without ``pos_groups``)."""
     if pos_groups is None:
         return torch.arange(len(pos), device=pos.device)
     if not isinstance(pos_groups, Tensor) or pos_groups.is_floating_point() or pos_groups.shape != pos.shape:
         raise MarginRankError(f"pos_groups must be an integer tensor of shape {list(pos.shape)} (the anchor of each row)")
-    return torch.unique(pos_groups, return_inverse=True)[1].to(pos.device)
+    if bool((pos_groups < 0).any()):
+        raise MarginRankError("pos_groups must be non-negative ids (e.g. the anchors' batch positions)")
+    return pos_groups.to(device=pos.device, dtype=torch.int64)

@@ -17,7 +17,8 @@ def pairwise_similarity(queries: Tensor, references: Tensor, kind: str) -> Tenso
     embeddings first for its default)."""
     require_choice("similarity", kind, SIMILARITIES)
     if kind == "cosine":
-        return F.normalize(queries, dim=-1) @ F.normalize(references, dim=-1).T
+        unit = F.normalize(queries, dim=-1)
+        return unit @ (unit if references is queries else F.normalize(references, dim=-1)).T
     if kind == "dot":
         return queries @ references.T
     return -torch.cdist(queries, references)
