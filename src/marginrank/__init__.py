@@ -2,7 +2,8 @@
 
 from marginrank import datasets
 from marginrank.errors import MarginRankError
+from marginrank.metric_learner import MetricLearner
 from marginrank.recommender import Recommender
 
 __version__ = "0.1.0"
-__all__ = ["MarginRankError", "Recommender", "__version__", "datasets"]
+__all__ = ["MarginRankError", "MetricLearner", "Recommender", "__version__", "datasets"]
