@@ -1,20 +1,24 @@
 """The max-margin collapse, reproduced and guarded (docs/collapse.md).
 
-Part 1, the report of /work/shared/context/000: an MLP scorer s(x) trained by plain SGD on
-``MaxMarginHinge`` (``relu(1 + max_j s(x_nj) - s(x_p))``) over planted data, 10 seeds per setup:
+Part 1, the report of /work/shared/context/000, through the public API: an MLP scorer s(x) trained
+by ``Ranker`` (plain SGD, as in the report) on ``MaxMarginHinge`` (``relu(1 + max_j s(x_nj) - s(x_p))``),
+10 seeds per setup, each guard changing one thing:
 
-- items are feature vectors x ~ N(0, I_16); the planted preference is t(x) = v.x/4 + sum tanh(W x)/4;
-- an example is 11 candidate items; the positive is drawn with probability softmax(t / 0.5) (a
-  noisy preference, like real clicks), the other 10 are its negatives;
-- a run "collapses" when the collapse monitor fires on held-out examples at the end: the scores
-  the loss sees differ by far less than the margin (or other monitor criteria). Held-out pairwise
-  accuracy (does s order two fresh items as t does? chance = 0.5) is reported beside it.
+- planted data: items are feature vectors x ~ N(0, I_16); the planted preference is
+  t(x) = v.x/4 + sum tanh(W x)/4; an example is a group of 11 candidate items whose positive is
+  drawn with probability softmax(t / 0.5) (a noisy preference, like real clicks);
+- the lambdarank sample (../shared/data/lambdarank-sample, raw features in [0, 1], graded labels):
+  half and all of rank.train's queries, reported on rank.test;
+- the collapse check runs on held-out groups after every epoch (``Ranker.fit(eval_set=...)``); a run
+  "collapses" when it fires at the last epoch: the scores the loss sees differ by far less than the
+  margin (or other monitor criteria). Held-out NDCG and the monitor's pairwise accuracy (positives
+  above negatives) are those of the last epoch, not of a chosen one.
 
 Part 2: cosine MF with CCL and MMCL on ``marginrank.datasets.load("synthetic")``, trained by the
 library's loop (``Trainer`` with an ``InteractionTask`` and a shared pool of negatives), the
 collapse check running as its callback every epoch.
 
-Run: ``PYTHONPATH=src python benchmarks/collapse.py`` (about 2 minutes on 2 cores; timings are noisy
+Run: ``PYTHONPATH=src python benchmarks/collapse.py`` (about 8 minutes on 2 cores; timings are noisy
 on a shared machine). Writes benchmarks/results/collapse.{json,md}.
 """
 
@@ -22,43 +26,67 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from marginrank import Ranker
 from marginrank.atomic import atomic_write_text
+from marginrank.data.groups import RankingGroups
+from marginrank.data.ranking_readers import read_svmlight
 from marginrank.datasets import load
-from marginrank.guards import CollapseMonitor, standardize_scores
-from marginrank.losses import CCL, MMCL, MaxMarginHinge, RankingLoss
+from marginrank.guards import CollapseMonitor
+from marginrank.losses import CCL, MMCL, RankingLoss
 from marginrank.metrics import evaluate_embeddings, evaluate_popularity
-from marginrank.models import MF, MLPScorer
+from marginrank.models import MF
 from marginrank.sampling import UniformSampler
 from marginrank.training import CollapseCheck, CollapseWarning, InteractionTask, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
-FEATURES, NEGATIVES, TEMPERATURE, MARGIN = 16, 10, 0.5, 1.0
+SAMPLE = Path(os.environ.get("MARGINRANK_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "lambdarank-sample"
+FEATURES, NEGATIVES, TEMPERATURE = 16, 10, 0.5
 SEEDS = range(10)
 
 
 @dataclass(frozen=True)
 class Setup:
+    """A run of ``Ranker``: plain SGD (the report's optimizer), one scorer, every epoch trained.
+
+    ``data``: ``"planted"`` (``size`` training examples) or ``"sample"`` (a ``size`` share of the
+    lambdarank sample's training queries)."""
+
     name: str
-    n_train: int = 20_000
+    data: str = "planted"
+    size: float = 20_000
     epochs: int = 5
-    normalize_output: bool = False
-    standardize: bool = False
-    lr: float = 0.01
-    batch_size: int = 32
+    loss: str = "max_margin"
+    guard: dict = field(default_factory=dict)
+
+    def ranker(self, seed: int) -> Ranker:
+        return Ranker(self.loss, hidden=(64, 64), weights="none", standardize_features=False, optimizer="sgd", lr=0.01,
+                      weight_decay=0.0, groups_per_batch=32, epochs=self.epochs, patience=None, n_models=1, seed=seed,
+                      **self.guard)
 
 
+GUARDS = (
+    ("cosine head, output_scale 10", {"guard": {"normalize_output": True}}),
+    ("standardized scores", {"guard": {"standardize_scores": True}}),
+    ("softmax loss", {"loss": "softmax"}),
+    ("norm constraint (unit weight rows)", {"guard": {"max_norm": 1.0}}),
+)
+SAMPLE_EPOCHS = 40
 SETUPS = (
     Setup("unguarded MLP (the report in 000)"),
-    Setup("unguarded MLP, 10x less data (same SGD steps)", n_train=2_000, epochs=50),
-    Setup("bounded: cosine head, output_scale 10", normalize_output=True),
-    Setup("guarded: standardize_scores", standardize=True),
+    Setup("unguarded MLP, 10x less data (same SGD steps)", size=2_000, epochs=50),
+    *(Setup(f"guard: {name}", **change) for name, change in GUARDS),
+    Setup("sample: unguarded MLP, half the queries", data="sample", size=0.5, epochs=2 * SAMPLE_EPOCHS),
+    Setup("sample: unguarded MLP", data="sample", size=1.0, epochs=SAMPLE_EPOCHS),
+    *(Setup(f"sample: guard: {name}", data="sample", size=1.0, epochs=SAMPLE_EPOCHS, **change) for name, change in GUARDS),
 )
 
 
@@ -84,43 +112,46 @@ class PlantedPreference:
         return candidates[rows, chosen[:, 0]], candidates[is_negative].view(count, NEGATIVES, FEATURES)
 
 
-def scores_for_loss(scorer: MLPScorer, setup: Setup, pos: torch.Tensor, neg: torch.Tensor):
-    pos_scores, neg_scores = scorer(pos), scorer(neg)
-    return standardize_scores(pos_scores, neg_scores) if setup.standardize else (pos_scores, neg_scores)
+def as_groups(positives: torch.Tensor, negatives: torch.Tensor) -> RankingGroups:
+    """Each example as a group of ``N + 1`` rows: its positive (label 1) first, then its negatives (label 0)."""
+    rows = torch.cat([positives.unsqueeze(1), negatives], dim=1)
+    labels = torch.zeros(rows.shape[:2])
+    labels[:, 0] = 1.0
+    return RankingGroups.from_arrays(rows.reshape(-1, FEATURES), labels.reshape(-1), [NEGATIVES + 1] * len(rows))
+
+
+def sample_split(share: float, seed: int) -> tuple[RankingGroups, RankingGroups]:
+    """A ``share`` of rank.train's queries (drawn by ``seed``) and all of rank.test."""
+    train = read_svmlight(SAMPLE / "rank.train")
+    test = read_svmlight(SAMPLE / "rank.test", n_features=train.n_features)
+    if share < 1:
+        train = train.subset(np.sort(np.random.default_rng(seed).permutation(len(train))[: round(share * len(train))]))
+    return train, test
 
 
 def run_mlp(job: tuple[Setup, int]) -> dict:
+    """One seed of one setup through ``Ranker.fit``: its history holds, for every epoch, the held-out
+    metrics and the collapse check on the held-out groups."""
     setup, seed = job
     torch.set_num_threads(1)
-    truth = PlantedPreference(seed)
-    train_pos, train_neg = truth.examples(setup.n_train)
-    held_pos, held_neg = truth.examples(1_000)
-    pair_a, pair_b = torch.randn(4_000, FEATURES, generator=truth.generator), torch.randn(4_000, FEATURES, generator=truth.generator)
-    torch.manual_seed(seed)
-    scorer = MLPScorer(FEATURES, (64, 64), normalize_output=setup.normalize_output)
-    optimizer = torch.optim.SGD(scorer.parameters(), lr=setup.lr)
-    loss_fn, monitor = MaxMarginHinge(MARGIN), CollapseMonitor()
-    fired_at = None
-    for epoch in range(1, setup.epochs + 1):
-        total = 0.0
-        for batch in torch.randperm(setup.n_train).split(setup.batch_size):
-            loss = loss_fn(*scores_for_loss(scorer, setup, train_pos[batch], train_neg[batch]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
-        with torch.no_grad():
-            report = monitor.check_scores(*scores_for_loss(scorer, setup, held_pos, held_neg), epoch, margin=MARGIN)
-        if report.collapsed and fired_at is None:
-            fired_at = epoch
-    with torch.no_grad():
-        s_a, s_b = scorer(pair_a), scorer(pair_b)
-        accuracy = ((s_a > s_b) == (truth(pair_a) > truth(pair_b))).double().mean().item()
+    if setup.data == "sample":
+        train, held = sample_split(setup.size, seed)
+    else:
+        truth = PlantedPreference(seed)
+        train, held = as_groups(*truth.examples(int(setup.size))), as_groups(*truth.examples(1_000))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CollapseWarning)  # the verdicts are read from the history
+        history = setup.ranker(seed).fit(train, eval_set=held).members_[0]["history"]
+    messages = [str(w.message) for w in caught if issubclass(w.category, CollapseWarning)]
+    last = history[-1]
+    fired = [record["epoch"] for record in history if record["collapse"]["collapsed"]]
     return {
-        "setup": setup.name, "seed": seed, "collapsed": report.collapsed, "first_fired_epoch": fired_at,
-        "final_train_loss": total / setup.n_train, "heldout_spread": report.stats["spread"],
-        "heldout_hardest_gap": report.stats["hardest_gap"], "heldout_pair_accuracy": accuracy,
-        "message": report.message,
+        "setup": setup.name, "seed": seed, "collapsed": last["collapse"]["collapsed"], "first_fired_epoch": fired[0] if fired else None,
+        "final_train_loss": last["loss"], "heldout_spread": last["collapse"]["spread"],
+        "heldout_pair_accuracy": last["collapse"]["pairwise_accuracy"], "heldout_ndcg@1": last["metrics"]["ndcg@1"],
+        "heldout_ndcg@10": last["metrics"]["ndcg@10"], "best_heldout_ndcg@1": max(r["metrics"]["ndcg@1"] for r in history),
+        "spread_by_epoch": [record["collapse"]["spread"] for record in history],
+        "message": messages[-1] if messages else None,
     }
 
 
@@ -167,13 +198,15 @@ def summarize(mlp_runs: list[dict]) -> list[dict]:
     rows = []
     for setup in SETUPS:
         runs = [r for r in mlp_runs if r["setup"] == setup.name]
-        accuracies = sorted(r["heldout_pair_accuracy"] for r in runs)
+        ndcg = sorted(r["heldout_ndcg@10"] for r in runs)
+        fired = [r["first_fired_epoch"] for r in runs if r["collapsed"]]
         rows.append({
-            "setup": setup.name, "n_train": setup.n_train, "epochs": setup.epochs,
+            "setup": setup.name, "data": setup.data, "size": setup.size, "epochs": setup.epochs,
             "collapsed": sum(r["collapsed"] for r in runs), "runs": len(runs),
-            "near_chance (acc < 0.6)": sum(a < 0.6 for a in accuracies),
+            "median_first_fired_epoch": sorted(fired)[len(fired) // 2] if fired else None,
             "median_spread": sorted(r["heldout_spread"] for r in runs)[len(runs) // 2],
-            "accuracy_min": accuracies[0], "accuracy_median": accuracies[len(runs) // 2],
+            "ndcg@10_min": ndcg[0], "ndcg@10_median": ndcg[len(runs) // 2],
+            "median_pair_accuracy": sorted(r["heldout_pair_accuracy"] for r in runs)[len(runs) // 2],
             "median_final_loss": sorted(r["final_train_loss"] for r in runs)[len(runs) // 2],
         })
     return rows
@@ -183,20 +216,24 @@ def markdown(summary: list[dict], mf_runs: list[dict], seconds: float) -> str:
     lines = [
         "# Max-margin collapse: unguarded vs guarded",
         "",
-        f"MLP scorer (16 -> 64 -> 64 -> 1, ReLU), plain SGD lr 0.01, batch 32, MaxMarginHinge(margin 1), "
-        f"{NEGATIVES} negatives, noisy planted positives (softmax temperature {TEMPERATURE}); 10 seeds each. "
-        "'collapsed' = the CollapseMonitor fires on 1000 held-out examples after the last epoch; spread = "
-        "mean std of the scores the loss sees per example (the margin is 1); accuracy = held-out pairwise "
-        "order vs the planted preference (chance 0.5).",
+        f"`Ranker` with an MLP scorer (F -> 64 -> 64 -> 1, ReLU, raw features), plain SGD lr 0.01, 32 groups per batch, "
+        f"MaxMarginHinge(margin 1) unless a guard changes the loss; {len(SEEDS)} seeds each. Planted: {NEGATIVES} negatives "
+        f"per example, noisy planted positives (softmax temperature {TEMPERATURE}), 1000 held-out examples. Sample: "
+        "rank.train (a share of its queries), held out: rank.test. 'collapsed' = the collapse check fires on the held-out "
+        "groups after the last epoch (first fired: the first epoch it fired); spread = mean std of a group's scores "
+        "(the margin is 1); NDCG@10 and pair accuracy (positives above lower-labelled rows) on the held-out groups "
+        "at the last epoch.",
         "",
-        "| setup | train examples | epochs | collapsed | acc < 0.6 | median spread | accuracy min / median | median final loss |",
-        "|---|---|---|---|---|---|---|---|",
+        "| setup | train size | epochs | collapsed | first fired (median) | median spread | held-out NDCG@10 min / median | pair accuracy | final loss |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary:
+        size = f"{row['size']:.0%} of queries" if row["data"] == "sample" else f"{int(row['size'])} examples"
+        fired = "-" if row["median_first_fired_epoch"] is None else str(row["median_first_fired_epoch"])
         lines.append(
-            f"| {row['setup']} | {row['n_train']} | {row['epochs']} | {row['collapsed']} / {row['runs']} | "
-            f"{row['near_chance (acc < 0.6)']} | {row['median_spread']:.3g} | "
-            f"{row['accuracy_min']:.3f} / {row['accuracy_median']:.3f} | {row['median_final_loss']:.3f} |"
+            f"| {row['setup']} | {size} | {row['epochs']} | {row['collapsed']} / {row['runs']} | {fired} | "
+            f"{row['median_spread']:.3g} | {row['ndcg@10_min']:.3f} / {row['ndcg@10_median']:.3f} | "
+            f"{row['median_pair_accuracy']:.3f} | {row['median_final_loss']:.3f} |"
         )
     lines += [
         "",
