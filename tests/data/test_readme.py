@@ -24,3 +24,24 @@ def test_the_read_delimited_example_runs(tmp_path, monkeypatch, one_thread):
     exec(readme_block('read_delimited("ratings.csv"'), namespace)
     assert namespace["ratings"].ratings.min() >= 4
     assert 0 <= namespace["rec"].metrics_["recall@20"] <= 1
+
+
+def test_the_ranker_and_metric_learner_example_runs(one_thread):
+    rng = np.random.default_rng(0)
+    direction = rng.normal(size=6)
+
+    def lists(groups: int):
+        x = rng.normal(size=(groups * 8, 6))
+        order = (x @ direction).reshape(groups, 8).argsort(axis=1).argsort(axis=1)
+        return x, (order // 3).reshape(-1), [8] * groups
+
+    X, y, sizes = lists(60)
+    X_test, y_test, test_sizes = lists(20)
+    centres = rng.normal(scale=4, size=(10, 10))
+    labels = np.repeat(np.arange(10), 12)
+    namespace = {"X": X, "y": y, "sizes": sizes, "X_test": X_test, "y_test": y_test, "test_sizes": test_sizes,
+                 "images": centres[labels] + rng.normal(size=(120, 10)), "labels": labels}
+    exec(readme_block("Ranker().fit(X, y, group=sizes)"), namespace)
+    assert namespace["scores"].shape == (160,)
+    assert namespace["ranker"].score(X_test, y_test, group=test_sizes)["ndcg@5"] > 0.8
+    assert namespace["embeddings"].shape == (120, 32)
