@@ -13,7 +13,7 @@ import copy
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from marginrank.checks import require, require_choice, require_fraction, require_integer, require_non_negative, require_optional, require_positive
+from marginrank.checks import (
+    require, require_choice, require_fraction, require_integer, require_non_negative, require_optional, require_positive,
+)
 from marginrank.data.groups import RankingGroups
 from marginrank.errors import MarginRankError
 from marginrank.guards.monitor import CollapseMonitor
@@ -30,8 +32,8 @@ from marginrank.losses import registry as loss_registry
 from marginrank.losses.base import RankingLoss
 from marginrank.losses.weighted import Weighted
 from marginrank.metrics.groups import DEFAULT_CUTOFFS, group_metrics
-from marginrank.models.mlp import ACTIVATIONS, MLPScorer
 from marginrank.models.ensemble import ScoreEnsemble
+from marginrank.models.mlp import ACTIVATIONS, MLPScorer
 from marginrank.models.standardized import Standardized
 from marginrank.sampling.miners.base import Miner
 from marginrank.training.callbacks import ScoreCollapseCheck
@@ -50,7 +52,7 @@ class RankerParams:
 
     loss: str = "softmax"
     loss_params: dict[str, Any] | None = None
-    hidden: tuple[int, ...] = (64,)
+    hidden: tuple[int, ...] = (128,)
     activation: str = "relu"
     normalize_output: bool = False
     output_scale: float = 10.0
@@ -100,7 +102,7 @@ class Ranker:
         loss_params: the named loss's settings, e.g. ``{"margin": 0.5}``; unset: the loss's own
             defaults, but softmax at temperature 1 (an unbounded scorer sets its own scale).
         scorer: any ``nn.Module`` mapping features ``[n, F]`` to scores ``[n]``; by default an
-            :class:`MLPScorer` of ``hidden`` widths [(64,)] (``()``: a linear scorer), ``activation``,
+            :class:`MLPScorer` of ``hidden`` widths [(128,)] (``()``: a linear scorer), ``activation``,
             and, with ``normalize_output``, a bounded cosine head of ``output_scale``.
         standardize_features: score ``(x - mean) / std`` with the training rows' statistics [True].
         weights: what each positive row weighs in the loss: ``"ndcg"`` [default; its share of its
@@ -157,8 +159,8 @@ class Ranker:
     ) -> Ranker:
         """Train on ``X`` (a :class:`RankingGroups`, or features ``[R, F]`` with labels ``y [R]`` and
         group sizes ``group``, LightGBM's layout). ``eval_set``: groups to stop early on and to check
-        for collapse, in place of a ``validation`` share of ``X``. ``resume``: continue each scorer from its checkpoint
-        in ``run_dir`` where it has one (scorers not begun start afresh)."""
+        for collapse, in place of a ``validation`` share of ``X``. ``resume``: continue each scorer
+        from its checkpoint in ``run_dir`` where it has one (scorers not begun start afresh)."""
         data = self._groups(X, y, group)
         p = self.params
         models, self.members_ = [], []

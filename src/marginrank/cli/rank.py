@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--loss-param", action="append", default=[], metavar="KEY=VALUE",
                        help="a loss parameter in TOML syntax, e.g. margin=0.5 (repeatable)")
     train.add_argument("--hidden", default=",".join(map(str, DEFAULTS.hidden)),
-                       help="hidden widths of the MLP scorer, comma-separated; empty for a linear scorer [64]")
+                       help="hidden widths of the MLP scorer, comma-separated; empty for a linear scorer [128]")
     train.add_argument("--weights", choices=("ndcg", "gain", "none"), default=DEFAULTS.weights,
                        help="what each positive row weighs in the loss [ndcg]")
     train.add_argument("--cosine-head", action="store_true", help="bounded cosine head (a collapse guard)")

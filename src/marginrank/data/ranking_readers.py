@@ -213,7 +213,7 @@ def _from_columns(
         row, column = not_finite[0]
         raise MarginRankError(f"feature column {features[column]!r} holds {matrix[row, column]}, not a finite number", **where(int(row)))
     keys = columns[group]
-    empty = next((i for i, key in enumerate(keys) if key is None or (isinstance(key, float) and np.isnan(key)) or str(key).strip() == ""), None)
+    empty = next((i for i, key in enumerate(keys) if _is_blank(key)), None)
     if empty is not None:
         raise MarginRankError(f"group column {group!r} is empty", **where(empty))
     _, first_seen, codes = np.unique(keys.astype(str), return_index=True, return_inverse=True)
@@ -221,6 +221,10 @@ def _from_columns(
     order = np.argsort(rank_of_code[codes], kind="stable")
     sizes = np.bincount(rank_of_code[codes])
     return RankingGroups.from_arrays(matrix[order], labels[order], sizes, source=name)
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == ""
 
 
 def _is_number(value: object) -> bool:
