@@ -47,14 +47,11 @@ def group_metrics(scores: Tensor | np.ndarray, groups: RankingGroups, ks: Sequen
     width = max(ranked.shape[1], *ks)
     hits = np.pad(relevant, ((0, 0), (0, width - ranked.shape[1])))[judged]
     n_relevant = n_relevant[judged]
-    metrics = {
-        "map": float(map_at_k(hits, n_relevant, width).mean()),
-        "mrr": float(mrr_at_k(hits, n_relevant, width).mean()),
-    }
     gains = np.pad(np.exp2(ranked) - 1, ((0, 0), (0, width - ranked.shape[1])))[judged]
     ideal_gains = np.pad(np.exp2(ideal) - 1, ((0, 0), (0, width - ranked.shape[1])))[judged]
     discounts = 1.0 / np.log2(np.arange(2, width + 2))
-    for k in ks:
-        metrics[f"ndcg@{k}"] = float(((gains[:, :k] @ discounts[:k]) / (ideal_gains[:, :k] @ discounts[:k])).mean())
-        metrics[f"precision@{k}"] = float(precision_at_k(hits, n_relevant, k).mean())
+    metrics = {f"ndcg@{k}": float(((gains[:, :k] @ discounts[:k]) / (ideal_gains[:, :k] @ discounts[:k])).mean()) for k in ks}
+    metrics.update({f"precision@{k}": float(precision_at_k(hits, n_relevant, k).mean()) for k in ks})
+    metrics["map"] = float(map_at_k(hits, n_relevant, width).mean())
+    metrics["mrr"] = float(mrr_at_k(hits, n_relevant, width).mean())
     return metrics
