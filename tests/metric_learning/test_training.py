@@ -75,3 +75,14 @@ def test_bad_input_is_a_clear_error() -> None:
         MetricLearner().transform(np.zeros((2, 3)))
     with pytest.raises(MarginRankError, match="integers"):
         MetricLearner(epochs=1).fit(np.zeros((4, 3)), np.array([0.5, 1, 0, 1]))
+
+
+def test_the_optimizer_is_a_setting_kept_with_the_model(tmp_path) -> None:
+    x, y = planted(classes=6, per_class=10)
+    MetricLearner(epochs=1, classes_per_batch=3, optimizer="sgd", momentum=0.9, lr=0.01).fit(x, y).save(tmp_path / "model.pt")
+    loaded = MetricLearner.load(tmp_path / "model.pt")
+    assert (loaded.optimizer, loaded.momentum) == ("sgd", 0.9)
+    with pytest.raises(MarginRankError, match="optimizer must be one of adam, sgd"):
+        MetricLearner(optimizer="rmsprop")
+    with pytest.raises(MarginRankError, match="momentum applies to optimizer 'sgd' only"):
+        MetricLearner(momentum=0.9)
