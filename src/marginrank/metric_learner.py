@@ -54,7 +54,9 @@ class MetricLearner:
 
     Args:
         loss, loss_params: see :func:`label_loss` ["triplet", margin 0.2].
-        miner, miner_params: a name of :mod:`marginrank.sampling.label_miners` ["batch-all"].
+        miner, miner_params: a name of :mod:`marginrank.sampling.label_miners`, or None: every
+            anchor-positive pair with every negative, scored one row per anchor for a loss that works
+            per anchor (multi-similarity) [None].
         similarity: ``"euclidean"`` | ``"cosine"`` | ``"dot"``, used in training and retrieval ["euclidean"].
         normalize: L2-normalize the embeddings [True].
         dim, hidden: embedding width [32] and hidden layers [(128,)].
@@ -70,7 +72,7 @@ class MetricLearner:
         *,
         loss: str = "triplet",
         loss_params: dict[str, Any] | None = None,
-        miner: str = "batch-all",
+        miner: str | None = None,
         miner_params: dict[str, Any] | None = None,
         similarity: str = "euclidean",
         normalize: bool = True,
@@ -100,7 +102,8 @@ class MetricLearner:
         require(self.momentum == 0 or self.optimizer == "sgd", f"momentum applies to optimizer 'sgd' only; got optimizer {optimizer!r}")
         self.run_dir, self.progress = run_dir, progress
         label_loss(self.loss_name, **self.loss_params)
-        label_miners.get(self.miner_name, **self.miner_params)
+        require(miner is not None or not self.miner_params, "miner_params need a miner")
+        self._miner()
         self.encoder_: MLPEncoder | None = None
         self.history_: list[dict[str, Any]] = []
 
@@ -110,15 +113,16 @@ class MetricLearner:
         x, y = _features(features), _labels(labels, features)
         torch.manual_seed(self.seed)
         encoder = MLPEncoder(x.shape[1], self.dim, self.hidden, normalize=self.normalize)
+        loss = label_loss(self.loss_name, **self.loss_params)
         task = LabelTask(x, y, classes_per_batch=self.classes_per_batch, samples_per_class=self.samples_per_class,
-                         miner=label_miners.get(self.miner_name, seed=self.seed, **self.miner_params), similarity=self.similarity)
+                         miner=self._miner(), similarity=self.similarity, per_anchor=self.miner_name is None and loss.takes("pos_mask"))
         sample = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed))[:MONITOR_SAMPLE]
         evaluator = None
         if validation is not None:
             vx, vy = _features(validation[0]), _labels(validation[1], validation[0])
             evaluator = RetrievalEvaluator(vx, vy, similarity=self.similarity)
         trainer = Trainer(
-            encoder, task, label_loss(self.loss_name, **self.loss_params),
+            encoder, task, loss,
             self._optimizer(encoder.parameters()),
             evaluator=evaluator, monitor="map@r", patience=self.patience, seed=self.seed, run_dir=self.run_dir,
             progress=self.progress, callbacks=[EmbeddingCollapseCheck(CollapseMonitor(), x[sample], y[sample])],
@@ -156,6 +160,9 @@ class MetricLearner:
                 "similarity": self.similarity, "normalize": self.normalize, "dim": self.dim, "hidden": list(self.hidden),
                 "classes_per_batch": self.classes_per_batch, "samples_per_class": self.samples_per_class, "epochs": self.epochs,
                 "lr": self.lr, "weight_decay": self.weight_decay, "optimizer": self.optimizer, "momentum": self.momentum, "patience": self.patience, "seed": self.seed}
+
+    def _miner(self) -> label_miners.LabelMiner | None:
+        return None if self.miner_name is None else label_miners.get(self.miner_name, seed=self.seed, **self.miner_params)
 
     def _optimizer(self, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
         if self.optimizer == "sgd":
