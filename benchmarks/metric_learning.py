@@ -54,7 +54,7 @@ LOSSES = {
     "multi-similarity": (lambda: MultiSimilarity(), "cosine"),
 }
 MINERS = {
-    None: lambda: BatchAllMiner(),
+    None: lambda: None,
     "batch-hard": lambda: BatchHardMiner(),
     "semi-hard": lambda: PerPairMiner(SemiHardMiner(0.2)),
     "margin-all": lambda: BatchAllMiner(margin=0.2),
@@ -85,17 +85,21 @@ def run_pml(spec: dict) -> dict:
         return torch.load(out_path, weights_only=False)
 
 
+def label_task(features: torch.Tensor, labels: torch.Tensor, loss, miner_name: str | None, similarity: str, **sizes: int) -> LabelTask:
+    """marginrank's label task for ``loss``: one row per anchor over the batch when no miner is set and the loss works per anchor."""
+    return LabelTask(features, labels, miner=MINERS[miner_name](), similarity=similarity,
+                     per_anchor=miner_name is None and loss.takes("pos_mask"), **sizes)
+
+
 def marginrank_value(embeddings: torch.Tensor, labels: torch.Tensor, loss_name: str, miner_name: str | None) -> tuple[float, torch.Tensor | None]:
     """The loss through the real path: a LabelTask over the embeddings as features, scored by the
     (normalizing) identity, one batch of every sample."""
     make_loss, similarity = LOSSES[loss_name]
-    task = LabelTask(embeddings, labels, classes_per_batch=len(labels.unique()), samples_per_class=2,
-                     miner=MINERS[miner_name](), similarity=similarity)
+    loss = make_loss()
+    task = label_task(embeddings, labels, loss, miner_name, similarity, classes_per_batch=len(labels.unique()), samples_per_class=2)
     batch = torch.arange(len(labels))
     scores = task.scores(Normalized(), batch, torch.device("cpu"))
-    loss = make_loss()
-    value = loss(scores.pos, scores.neg, scores.mask, pos_groups=scores.extras["pos_groups"]) if loss.takes("pos_groups") \
-        else loss(scores.pos, scores.neg, scores.mask)
+    value = loss(scores.pos, scores.neg, scores.mask, **{key: extra for key, extra in scores.extras.items() if loss.takes(key)})
     picks = task.miner(-torch.cdist(F.normalize(embeddings, dim=1), F.normalize(embeddings, dim=1)), labels, embeddings)
     return float(value), None if miner_name is None else torch.stack(picks.triplets())
 
@@ -154,9 +158,10 @@ def train_marginrank(split, loss_name: str, miner_name: str | None, seed: int, e
     make_loss, similarity = LOSSES[loss_name]
     encoder = MLPEncoder(WIDTHS[0], WIDTHS[-1], WIDTHS[1:-1], normalize=similarity == "euclidean")
     encoder.load_state_dict(initial)
-    task = LabelTask(split.train_features, split.train_labels, classes_per_batch=CLASSES_PER_BATCH,
-                     samples_per_class=SAMPLES_PER_CLASS, miner=MINERS[miner_name](), similarity=similarity)
-    trainer = Trainer(encoder, task, make_loss(), torch.optim.Adam(encoder.parameters(), lr=LR), seed=seed, progress=False)
+    loss = make_loss()
+    task = label_task(split.train_features, split.train_labels, loss, miner_name, similarity,
+                      classes_per_batch=CLASSES_PER_BATCH, samples_per_class=SAMPLES_PER_CLASS)
+    trainer = Trainer(encoder, task, loss, torch.optim.Adam(encoder.parameters(), lr=LR), seed=seed, progress=False)
     result = trainer.fit(epochs)
     with torch.no_grad():
         held_out = encoder.eval()(split.test_features)

@@ -8,7 +8,7 @@ collapse check of the embeddings after every epoch, checkpoints and resume in ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from marginrank import losses
-from marginrank.checks import require, require_integer, require_positive
+from marginrank.checks import require, require_choice, require_fraction, require_integer, require_non_negative, require_positive
 from marginrank.errors import MarginRankError
 from marginrank.guards.monitor import CollapseMonitor
 from marginrank.losses.base import RankingLoss
@@ -34,6 +34,7 @@ LABEL_LOSSES: dict[str, type[RankingLoss]] = {
     "multi-similarity": losses.MultiSimilarity,
 }
 MONITOR_SAMPLE = 512
+OPTIMIZERS = ("adam", "sgd")
 
 
 def label_loss(name: str, **params: Any) -> RankingLoss:
@@ -53,12 +54,15 @@ class MetricLearner:
 
     Args:
         loss, loss_params: see :func:`label_loss` ["triplet", margin 0.2].
-        miner, miner_params: a name of :mod:`marginrank.sampling.label_miners` ["batch-all"].
+        miner, miner_params: a name of :mod:`marginrank.sampling.label_miners`, or None: every
+            anchor-positive pair with every negative, scored one row per anchor for a loss that works
+            per anchor (multi-similarity) [None].
         similarity: ``"euclidean"`` | ``"cosine"`` | ``"dot"``, used in training and retrieval ["euclidean"].
         normalize: L2-normalize the embeddings [True].
         dim, hidden: embedding width [32] and hidden layers [(128,)].
         classes_per_batch, samples_per_class: the class-balanced batches [8, 4].
-        epochs, lr, weight_decay: Adam's training [30, 1e-3, 0].
+        epochs, lr, weight_decay: the training [30, 1e-3, 0].
+        optimizer: ``"adam"`` or ``"sgd"`` (plain SGD, with ``momentum`` [0]) ["adam"].
         patience: early stopping after that many evaluations without a better MAP@R [None].
         seed, run_dir, progress: as in :class:`~marginrank.training.trainer.Trainer`.
     """
@@ -68,7 +72,7 @@ class MetricLearner:
         *,
         loss: str = "triplet",
         loss_params: dict[str, Any] | None = None,
-        miner: str = "batch-all",
+        miner: str | None = None,
         miner_params: dict[str, Any] | None = None,
         similarity: str = "euclidean",
         normalize: bool = True,
@@ -79,6 +83,8 @@ class MetricLearner:
         epochs: int = 30,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        optimizer: str = "adam",
+        momentum: float = 0.0,
         patience: int | None = None,
         seed: int = 0,
         run_dir: str | Path | None = None,
@@ -90,10 +96,14 @@ class MetricLearner:
         self.dim, self.hidden = require_integer("dim", dim, 1), tuple(hidden)
         self.classes_per_batch, self.samples_per_class = classes_per_batch, samples_per_class
         self.epochs, self.lr = require_integer("epochs", epochs, 1), require_positive("lr", lr)
-        self.weight_decay, self.patience, self.seed = weight_decay, patience, seed
+        self.weight_decay, self.patience, self.seed = require_non_negative("weight_decay", weight_decay), patience, seed
+        self.optimizer = require_choice("optimizer", optimizer, OPTIMIZERS)
+        self.momentum = require_fraction("momentum", momentum, include_zero=True)
+        require(self.momentum == 0 or self.optimizer == "sgd", f"momentum applies to optimizer 'sgd' only; got optimizer {optimizer!r}")
         self.run_dir, self.progress = run_dir, progress
         label_loss(self.loss_name, **self.loss_params)
-        label_miners.get(self.miner_name, **self.miner_params)
+        require(miner is not None or not self.miner_params, "miner_params need a miner")
+        self._miner()
         self.encoder_: MLPEncoder | None = None
         self.history_: list[dict[str, Any]] = []
 
@@ -103,16 +113,17 @@ class MetricLearner:
         x, y = _features(features), _labels(labels, features)
         torch.manual_seed(self.seed)
         encoder = MLPEncoder(x.shape[1], self.dim, self.hidden, normalize=self.normalize)
+        loss = label_loss(self.loss_name, **self.loss_params)
         task = LabelTask(x, y, classes_per_batch=self.classes_per_batch, samples_per_class=self.samples_per_class,
-                         miner=label_miners.get(self.miner_name, seed=self.seed, **self.miner_params), similarity=self.similarity)
+                         miner=self._miner(), similarity=self.similarity, per_anchor=self.miner_name is None and loss.takes("pos_mask"))
         sample = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed))[:MONITOR_SAMPLE]
         evaluator = None
         if validation is not None:
             vx, vy = _features(validation[0]), _labels(validation[1], validation[0])
             evaluator = RetrievalEvaluator(vx, vy, similarity=self.similarity)
         trainer = Trainer(
-            encoder, task, label_loss(self.loss_name, **self.loss_params),
-            torch.optim.Adam(encoder.parameters(), lr=self.lr, weight_decay=self.weight_decay),
+            encoder, task, loss,
+            self._optimizer(encoder.parameters()),
             evaluator=evaluator, monitor="map@r", patience=self.patience, seed=self.seed, run_dir=self.run_dir,
             progress=self.progress, callbacks=[EmbeddingCollapseCheck(CollapseMonitor(), x[sample], y[sample])],
         )
@@ -148,7 +159,15 @@ class MetricLearner:
         return {"loss": self.loss_name, "loss_params": self.loss_params, "miner": self.miner_name, "miner_params": self.miner_params,
                 "similarity": self.similarity, "normalize": self.normalize, "dim": self.dim, "hidden": list(self.hidden),
                 "classes_per_batch": self.classes_per_batch, "samples_per_class": self.samples_per_class, "epochs": self.epochs,
-                "lr": self.lr, "weight_decay": self.weight_decay, "patience": self.patience, "seed": self.seed}
+                "lr": self.lr, "weight_decay": self.weight_decay, "optimizer": self.optimizer, "momentum": self.momentum, "patience": self.patience, "seed": self.seed}
+
+    def _miner(self) -> label_miners.LabelMiner | None:
+        return None if self.miner_name is None else label_miners.get(self.miner_name, seed=self.seed, **self.miner_params)
+
+    def _optimizer(self, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        return torch.optim.Adam(parameters, lr=self.lr, weight_decay=self.weight_decay)
 
     def _fitted(self) -> MLPEncoder:
         if self.encoder_ is None:

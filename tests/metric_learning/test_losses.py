@@ -93,3 +93,29 @@ def test_multi_similarity_rejects_negative_groups() -> None:
     pos, neg, mask = batch(0)
     with pytest.raises(ValueError, match="non-negative"):
         MultiSimilarity()(pos, neg, mask, pos_groups=-torch.ones(6, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_multi_similarity_per_anchor_equals_its_pairs(seed: int) -> None:
+    """One row per anchor over the batch (pos_mask) gives the value and gradient of one row per anchor-positive pair."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 3])
+    similarity = torch.randn(9, 9, generator=generator, dtype=torch.float64).tanh().requires_grad_()
+    same = (labels[:, None] == labels[None, :]) & ~torch.eye(9, dtype=torch.bool)
+    different = labels[:, None] != labels[None, :]
+    loss = MultiSimilarity(alpha=2.0, beta=10.0, base=0.3)
+    per_anchor = loss(similarity.diagonal(), similarity, different, pos_mask=same)
+    (per_anchor_grad,) = torch.autograd.grad(per_anchor, similarity)
+    anchor, positive = same.nonzero(as_tuple=True)
+    pairs = loss(similarity[anchor, positive], similarity[anchor], different[anchor], pos_groups=anchor)
+    (pairs_grad,) = torch.autograd.grad(pairs, similarity)
+    assert float(per_anchor) == pytest.approx(float(pairs), abs=1e-12)
+    torch.testing.assert_close(per_anchor_grad, pairs_grad, rtol=0, atol=1e-12)
+
+
+def test_multi_similarity_takes_rows_as_pairs_or_as_anchors_not_both() -> None:
+    pos, neg, mask = batch(0)
+    with pytest.raises(ValueError, match="not both"):
+        MultiSimilarity()(pos, neg, mask, pos_groups=torch.arange(6), pos_mask=~mask)
+    with pytest.raises(ValueError, match="pos_mask must be a bool tensor"):
+        MultiSimilarity()(pos, neg, mask, pos_mask=torch.ones(6, 2, dtype=torch.bool))

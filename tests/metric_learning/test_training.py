@@ -12,6 +12,7 @@ from marginrank.losses import MMCL
 from marginrank.metrics.retrieval import retrieval_metrics
 from marginrank.models.encoder import MLPEncoder
 from marginrank.training.retrieval_evaluator import RetrievalEvaluator, embed
+from marginrank.sampling.label_miners import BatchHardMiner
 from marginrank.training.tasks import LabelTask
 from marginrank.training.trainer import Trainer
 
@@ -75,3 +76,30 @@ def test_bad_input_is_a_clear_error() -> None:
         MetricLearner().transform(np.zeros((2, 3)))
     with pytest.raises(MarginRankError, match="integers"):
         MetricLearner(epochs=1).fit(np.zeros((4, 3)), np.array([0.5, 1, 0, 1]))
+
+
+def test_the_optimizer_is_a_setting_kept_with_the_model(tmp_path) -> None:
+    x, y = planted(classes=6, per_class=10)
+    MetricLearner(epochs=1, classes_per_batch=3, optimizer="sgd", momentum=0.9, lr=0.01).fit(x, y).save(tmp_path / "model.pt")
+    loaded = MetricLearner.load(tmp_path / "model.pt")
+    assert (loaded.optimizer, loaded.momentum) == ("sgd", 0.9)
+    with pytest.raises(MarginRankError, match="optimizer must be one of adam, sgd"):
+        MetricLearner(optimizer="rmsprop")
+    with pytest.raises(MarginRankError, match="momentum applies to optimizer 'sgd' only"):
+        MetricLearner(momentum=0.9)
+
+
+def test_a_per_anchor_task_scores_anchors_against_the_batch_and_needs_a_loss_that_works_per_anchor() -> None:
+    x, y = planted(classes=6, per_class=10)
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    encoder = MLPEncoder(32, 8, (16,))
+    task = LabelTask(x, y, classes_per_batch=3, samples_per_class=4, per_anchor=True)
+    batch = next(iter(task.batches()))
+    scores = task.scores(encoder, batch, torch.device("cpu"))
+    labels = y[batch]
+    assert scores.neg.shape == (12, 12) and torch.equal(scores.mask, labels[:, None] != labels[None, :])
+    assert torch.equal(scores.extras["pos_mask"], (labels[:, None] == labels[None, :]) & ~torch.eye(12, dtype=torch.bool))
+    with pytest.raises(MarginRankError, match="works per anchor"):
+        Trainer(encoder, task, MMCL(margins=[0.3], weights=[1.0]), torch.optim.Adam(encoder.parameters()), progress=False)
+    with pytest.raises(MarginRankError, match="takes no miner"):
+        LabelTask(x, y, miner=BatchHardMiner(), per_anchor=True)

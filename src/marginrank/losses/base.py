@@ -54,7 +54,8 @@ class RankingLoss(nn.Module):
     keywords: frozenset[str] = frozenset()
     """The keywords ``forward`` takes beyond the scores and the mask: ``"neg_log_prob"`` (a softmax
     loss that takes the log-Q correction), ``"pos_groups"`` (one that groups positives by user),
-    ``"pos_threshold"`` (a top-K weighted loss)."""
+    ``"pos_threshold"`` (a top-K weighted loss), ``"pos_mask"`` (one that reads each row's positives
+    among the columns of ``neg_scores``: a row per anchor, as multi-similarity)."""
     margin: float | None = None
     """The one margin a hinge-type loss holds the scores apart by (the collapse monitor's yardstick), else None."""
 

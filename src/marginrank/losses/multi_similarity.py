@@ -26,13 +26,18 @@ class MultiSimilarity(RankingLoss):
     the mean of its rows' (one value when they share their negatives, as without a miner). Without
     ``pos_groups`` every row is its own anchor. A row without a valid negative has a zero negative term.
 
+    With ``pos_mask`` (bool ``[B, N]``) every row is an anchor whose scores over the batch are
+    ``neg_scores``: its positives are the columns ``pos_mask`` marks, its negatives those
+    ``neg_mask`` marks, and ``pos_scores`` is not read (the label task's ``per_anchor`` layout,
+    PML's ``[B, B]`` form); the average runs over the rows with a positive.
+
     Args:
         alpha: ``alpha`` [2.0], beta: ``beta`` [50.0], base: ``base`` [0.5].
 
     Output: a scalar.
     """
 
-    keywords = frozenset({"pos_groups"})
+    keywords = frozenset({"pos_groups", "pos_mask"})
 
     def __init__(self, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5) -> None:
         super().__init__("mean")
@@ -41,15 +46,21 @@ class MultiSimilarity(RankingLoss):
         self.base = require_number("base", base)
 
     def forward(
-        self, pos_scores: Tensor, neg_scores: Tensor, neg_mask: Tensor | None = None, *, pos_groups: Tensor | None = None
+        self, pos_scores: Tensor, neg_scores: Tensor, neg_mask: Tensor | None = None, *,
+        pos_groups: Tensor | None = None, pos_mask: Tensor | None = None,
     ) -> Tensor:
         check_scores(pos_scores, neg_scores, neg_mask)
+        neg_terms = _log1p_sum_exp(_masked(self.beta * (neg_scores - self.base), neg_mask)) / self.beta
+        if pos_mask is not None:
+            if pos_groups is not None:
+                raise MarginRankError("give pos_groups (rows are anchor-positive pairs) or pos_mask (rows are anchors), not both")
+            if not isinstance(pos_mask, Tensor) or pos_mask.dtype != torch.bool or pos_mask.shape != neg_scores.shape:
+                raise MarginRankError(f"pos_mask must be a bool tensor of neg_scores' shape {list(neg_scores.shape)} (each row's positives)")
+            pos_terms = _log1p_sum_exp(_masked(-self.alpha * (neg_scores - self.base), pos_mask)) / self.alpha
+            has_positive = pos_mask.any(dim=1)
+            return torch.where(has_positive, pos_terms + neg_terms, 0.0).sum() / has_positive.sum().clamp_min(1)
         groups = _checked_groups(pos_groups, pos_scores)
         rows_per_group = torch.bincount(groups).to(pos_scores.dtype)  # ids without rows add 0 below
-        neg_logits = self.beta * (neg_scores - self.base)
-        if neg_mask is not None:
-            neg_logits = torch.where(neg_mask, neg_logits, torch.full((), -math.inf, dtype=neg_logits.dtype, device=neg_logits.device))
-        neg_terms = _log1p_sum_exp(neg_logits) / self.beta
         neg_per_group = torch.zeros_like(rows_per_group).index_add(0, groups, neg_terms) / rows_per_group.clamp_min(1)
         pos_logits = -self.alpha * (pos_scores - self.base)
         shift = torch.zeros_like(rows_per_group).scatter_reduce(0, groups, pos_logits.detach(), "amax", include_self=True)
@@ -59,6 +70,13 @@ class MultiSimilarity(RankingLoss):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, beta={self.beta}, base={self.base}"
+
+
+def _masked(logits: Tensor, mask: Tensor | None) -> Tensor:
+    """``logits`` with the entries outside ``mask`` at ``-inf`` (they drop out of :func:`_log1p_sum_exp`)."""
+    if mask is None:
+        return logits
+    return torch.where(mask, logits, torch.full((), -math.inf, dtype=logits.dtype, device=logits.device))
 
 
 def _log1p_sum_exp(logits: Tensor) -> Tensor:

@@ -46,6 +46,8 @@ REQUIRED_BY_TASK = {
     "neg_log_prob": "the log-Q correction needs a softmax loss; {loss} takes no log-probabilities",
     "pos_threshold": "top-K thresholds go with a top-K weighted loss (TopKWeighted); {loss} takes none",
     "example_weight": "the task weighs its examples: wrap the loss in Weighted(...); {loss} takes no weights",
+    "pos_mask": "the task scores each anchor against the whole batch: it needs a loss that works per anchor "
+                "(MultiSimilarity); {loss} takes no pos_mask",
 }
 
 

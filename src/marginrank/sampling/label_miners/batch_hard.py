@@ -14,9 +14,9 @@ class BatchHardMiner(LabelMiner):
     ``BatchHardMiner``). Ties go to the lowest index; anchors without a positive or a negative
     in the batch are left out.
 
-    Hardest negatives on an untrained encoder are near-random, and pulling every anchor's farthest
-    positive in while pushing its nearest negative out can pull all embeddings to one point (see
-    docs/metric-learning.md): warm up with :class:`BatchAllMiner`, mine semi-hard, or normalize.
+    With raw Euclidean embeddings and large SGD steps the triplet loss on these picks pulls all
+    embeddings to one point, the loss at the margin (see docs/metric-learning.md): on digits,
+    normalized embeddings or MMCL over labels prevent it, a warm-up does not.
     """
 
     def mine(self, scores: Tensor, labels: Tensor, embeddings: Tensor) -> Picks:

@@ -11,6 +11,7 @@ from marginrank.checks import require, require_choice
 from marginrank.models.similarity import SIMILARITIES, pairwise_similarity
 from marginrank.sampling.class_balanced import ClassBalancedBatches
 from marginrank.sampling.label_miners import BatchAllMiner, LabelMiner
+from marginrank.sampling.label_miners.base import label_masks
 from marginrank.training.seeds import BATCHES, MINERS, EpochSeeds
 from marginrank.training.tasks.base import Scores
 
@@ -25,10 +26,17 @@ class LabelTask:
     ``neg = S[a, :]`` (every sample of the batch), ``mask`` True on the row's picked negatives only;
     ``pos_groups`` (the anchor) goes to a loss that groups rows by anchor (multi-similarity). Every
     score loss (MMCL, CCL, softmax, hinge, triplet) thus trains on labels unchanged.
+
+    ``per_anchor=True`` (no miner: every positive and negative of every anchor) scores one row per
+    anchor instead, ``S [B, B]`` as it is: ``neg = S``, ``mask`` its different-label columns,
+    ``pos_mask`` its same-label ones (the sample itself left out), ``pos`` the diagonal ``S[a, a]``
+    (not a positive; the loss reads the positives through ``pos_mask``). A loss that works per
+    anchor and takes ``pos_mask`` (multi-similarity) then does ``B`` rows of work instead of one per
+    pair, ``(samples_per_class - 1)`` times as many.
     """
 
     loss_keywords: frozenset[str] = frozenset()
-    optional_keywords = frozenset({"pos_groups"})
+    optional_keywords: frozenset[str] = frozenset({"pos_groups"})
 
     def __init__(
         self,
@@ -40,14 +48,19 @@ class LabelTask:
         batches: int | None = None,
         miner: LabelMiner | None = None,
         similarity: str = "cosine",
+        per_anchor: bool = False,
     ) -> None:
         self.features = torch.as_tensor(features, dtype=torch.float32)
         self.labels = torch.as_tensor(labels, dtype=torch.int64)
         require(self.features.dim() == 2 and len(self.features) == len(self.labels),
                 f"features must be [n, F] with one label each; got {list(self.features.shape)} and {len(self.labels)} labels")
         self.similarity = require_choice("similarity", similarity, SIMILARITIES)
+        require(not (per_anchor and miner is not None), "per_anchor scores every positive and negative of each anchor: it takes no miner")
         self.miner = BatchAllMiner() if miner is None else miner
         require(isinstance(self.miner, LabelMiner), f"miner must be a LabelMiner; got {type(self.miner).__name__}")
+        self.per_anchor = bool(per_anchor)
+        if self.per_anchor:
+            self.loss_keywords, self.optional_keywords = frozenset({"pos_mask"}), frozenset()
         self.generator = torch.Generator()
         self.sampler = ClassBalancedBatches(self.labels, classes_per_batch, samples_per_class, self.generator, batches=batches)
 
@@ -66,6 +79,9 @@ class LabelTask:
         labels = self.labels[batch].to(device)
         embeddings = scorer(self.features[batch].to(device))
         similarity = pairwise_similarity(embeddings, embeddings, self.similarity)
+        if self.per_anchor:
+            same, different = label_masks(labels)
+            return Scores(similarity.diagonal(), similarity, different, (batch,), {"pos_mask": same})
         picks = self.miner(similarity.detach(), labels, embeddings.detach())
         pos = similarity[picks.anchor, picks.positive]
         return Scores(pos, similarity[picks.anchor], picks.negatives, (batch,), {"pos_groups": picks.anchor})

@@ -1,0 +1,69 @@
+"""Labelled feature vectors from a CSV: one label column, the other columns numeric features."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from marginrank.errors import MarginRankError
+
+MISSING_LABELS = frozenset({"", "nan", "na", "null", "none"})
+
+
+@dataclass(frozen=True)
+class LabelledFeatures:
+    """``features [n, F]`` float32, ``labels [n]`` int64 codes of ``classes`` (the label texts, sorted), the feature names."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    classes: list[str]
+    feature_names: list[str]
+
+
+def read_labelled_csv(path: str | Path, label: str) -> LabelledFeatures:
+    """Read a CSV with a header row: column ``label`` holds each row's class (any text; empty or NaN
+    is an error), every other column a finite number. Errors name the file and line."""
+    path = Path(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as error:
+        raise MarginRankError(f"cannot read: {error.strerror}", path=str(path)) from None
+    with handle:
+        reader = csv.reader(handle)
+        header = [name.strip() for name in next(reader, [])]
+        if label not in header:
+            raise MarginRankError(f"no label column {label!r} in the header (columns: {', '.join(header) or 'none'})", path=str(path), line=1)
+        if len(header) < 2:
+            raise MarginRankError("no feature column besides the label", path=str(path), line=1)
+        position = header.index(label)
+        names = [name for index, name in enumerate(header) if index != position]
+        texts, rows = [], []
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise MarginRankError(f"{len(row)} fields where the header has {len(header)}", path=str(path), line=line)
+            text = row[position].strip()
+            if text.lower() in MISSING_LABELS:
+                raise MarginRankError(f"missing label ({text!r}) in column {label!r}", path=str(path), line=line)
+            texts.append(text)
+            rows.append([_number(cell, name, path, line) for name, cell in zip(names, row[:position] + row[position + 1:])])
+    if not rows:
+        raise MarginRankError("no data rows", path=str(path))
+    classes, codes = np.unique(np.array(texts), return_inverse=True)
+    return LabelledFeatures(np.array(rows, dtype=np.float32), codes.astype(np.int64), classes.tolist(), names)
+
+
+def _number(cell: str, name: str, path: Path, line: int) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise MarginRankError(f"feature {name!r} is not a number: {cell.strip()!r}", path=str(path), line=line) from None
+    if not math.isfinite(value):
+        raise MarginRankError(f"feature {name!r} is not finite: {cell.strip()!r}", path=str(path), line=line)
+    return value
