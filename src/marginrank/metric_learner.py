@@ -34,6 +34,7 @@ LABEL_LOSSES: dict[str, type[RankingLoss]] = {
     "multi-similarity": losses.MultiSimilarity,
 }
 MONITOR_SAMPLE = 512
+DEFAULT_CLASSES_PER_BATCH = 8
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -60,7 +61,8 @@ class MetricLearner:
         similarity: ``"euclidean"`` | ``"cosine"`` | ``"dot"``, used in training and retrieval ["euclidean"].
         normalize: L2-normalize the embeddings [True].
         dim, hidden: embedding width [32] and hidden layers [(128,)].
-        classes_per_batch, samples_per_class: the class-balanced batches [8, 4].
+        classes_per_batch, samples_per_class: the class-balanced batches [8, or every class where
+            there are fewer; 4].
         epochs, lr, weight_decay: the training [30, 1e-3, 0].
         optimizer: ``"adam"`` or ``"sgd"`` (plain SGD, with ``momentum`` [0]) ["adam"].
         patience: early stopping after that many evaluations without a better MAP@R [None].
@@ -78,7 +80,7 @@ class MetricLearner:
         normalize: bool = True,
         dim: int = 32,
         hidden: Sequence[int] = (128,),
-        classes_per_batch: int = 8,
+        classes_per_batch: int | None = None,
         samples_per_class: int = 4,
         epochs: int = 30,
         lr: float = 1e-3,
@@ -114,7 +116,8 @@ class MetricLearner:
         torch.manual_seed(self.seed)
         encoder = MLPEncoder(x.shape[1], self.dim, self.hidden, normalize=self.normalize)
         loss = label_loss(self.loss_name, **self.loss_params)
-        task = LabelTask(x, y, classes_per_batch=self.classes_per_batch, samples_per_class=self.samples_per_class,
+        classes = self.classes_per_batch or min(DEFAULT_CLASSES_PER_BATCH, len(torch.unique(y)))
+        task = LabelTask(x, y, classes_per_batch=classes, samples_per_class=self.samples_per_class,
                          miner=self._miner(), similarity=self.similarity, per_anchor=self.miner_name is None and loss.takes("pos_mask"))
         sample = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed))[:MONITOR_SAMPLE]
         evaluator = None

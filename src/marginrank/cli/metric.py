@@ -59,11 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if (args.out / MODEL).exists():
         raise MarginRankError(f"already holds a finished {MODEL}: choose another --out", path=str(args.out))
     train, held_out, source = _split(args)
-    classes_per_batch = args.classes_per_batch or min(8, len(np.unique(train[1])))
     learner = MetricLearner(
         loss=args.loss, loss_params=None if args.margin is None else {"margin": args.margin},
         miner=None if args.miner == "none" else args.miner, similarity=args.similarity, normalize=args.normalize,
-        dim=args.dim, hidden=_widths(args.hidden), classes_per_batch=classes_per_batch,
+        dim=args.dim, hidden=_widths(args.hidden), classes_per_batch=args.classes_per_batch,
         samples_per_class=args.samples_per_class, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
         momentum=args.momentum, seed=args.seed, run_dir=args.out, progress=not args.quiet,
     )

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from marginrank.errors import MarginRankError
 from marginrank.sampling.label_miners.base import LabelMiner
 from marginrank.sampling.label_miners.batch_all import BatchAllMiner
 from marginrank.sampling.label_miners.batch_hard import BatchHardMiner
 from marginrank.sampling.label_miners.distance_weighted import DistanceWeightedMiner
 from marginrank.sampling.label_miners.per_pair import PerPairMiner
 from marginrank.sampling.miners import HardNegativeMiner, SemiHardMiner, WarmupMiner
+from marginrank.sampling.miners.registry import build
 
 LABEL_MINERS: dict[str, tuple[Callable[..., LabelMiner], dict[str, Any]]] = {
     "batch-all": (lambda seed, margin: BatchAllMiner(margin), {"margin": None}),
@@ -35,10 +35,4 @@ def available() -> list[str]:
 
 def get(name: str, *, seed: int | None = None, **params: Any) -> LabelMiner:
     """Label miner ``name`` with its defaults updated by ``params``, e.g. ``get("semi-hard", margin=0.1)``."""
-    if name not in LABEL_MINERS:
-        raise MarginRankError(f"unknown label miner {name!r}; choose one of: {', '.join(available())}")
-    make, defaults = LABEL_MINERS[name]
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise MarginRankError(f"label miner {name!r} has no parameter {', '.join(unknown)}; it accepts: {', '.join(defaults) or 'none'}")
-    return make(seed, **{**defaults, **params})
+    return build("label miner", LABEL_MINERS, name, seed, params)

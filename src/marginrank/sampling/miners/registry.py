@@ -7,7 +7,7 @@ Each name has default parameters sized for a candidate pool of tens to hundreds 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from marginrank.errors import MarginRankError
 from marginrank.sampling.miners.base import Miner
@@ -16,6 +16,7 @@ from marginrank.sampling.miners.mixed import MixedMiner
 from marginrank.sampling.miners.semi_hard import SemiHardMiner
 from marginrank.sampling.miners.warmup import WarmupMiner
 
+T = TypeVar("T")
 
 MINERS: dict[str, tuple[Callable[..., Miner], dict[str, Any]]] = {
     "hard": (lambda seed, k: HardNegativeMiner(k), {"k": 10}),
@@ -35,10 +36,17 @@ def get(name: str, *, seed: int | None = None, **params: Any) -> Miner:
     >>> get("mixed", n_hard=2).num_negatives
     7
     """
-    if name not in MINERS:
-        raise MarginRankError(f"unknown miner {name!r}; choose one of: {', '.join(available())}")
-    make, defaults = MINERS[name]
+    return build("miner", MINERS, name, seed, params)
+
+
+def build(kind: str, table: dict[str, tuple[Callable[..., T], dict[str, Any]]], name: str, seed: int | None,
+          params: dict[str, Any]) -> T:
+    """``table[name]``'s maker called with ``seed`` and its defaults updated by ``params``; an unknown
+    name or parameter is a :class:`MarginRankError` naming what ``kind`` accepts."""
+    if name not in table:
+        raise MarginRankError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(table))}")
+    make, defaults = table[name]
     unknown = sorted(set(params) - set(defaults))
     if unknown:
-        raise MarginRankError(f"miner {name!r} has no parameter {', '.join(unknown)}; it accepts: {', '.join(defaults)}")
+        raise MarginRankError(f"{kind} {name!r} has no parameter {', '.join(unknown)}; it accepts: {', '.join(defaults) or 'none'}")
     return make(seed, **{**defaults, **params})
