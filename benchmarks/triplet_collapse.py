@@ -2,7 +2,8 @@
 trained by SGD with momentum at a large step, pulls every embedding to one point (the loss sits at the
 margin, MAP@R at chance); which of warm-up, semi-hard mining, normalized embeddings and MMCL over labels
 prevent it, each changing that one setting of the collapsing run; batch-all mining (no hard negatives)
-at the same step as the control; a step-size sweep; Adam as the reference.
+at the same step as the control; the same comparison at lr 0.1, the step where hard mining collapses
+and batch-all does not; a step-size sweep; Adam as the reference.
 
 Each setting is a ``MetricLearner`` on digits 0-6 (class-balanced batches, 7 classes x 4, an MLP
 64-128-32 with ReLU) for the same epochs over ``--seeds`` seeds; the collapse check (marginrank.guards)
@@ -43,6 +44,7 @@ GUARDS = {
     "  + MMCL over labels instead (cosine)": MMCL,
     "control: batch-all (no hard mining)": {"miner": "batch-all"},
 }
+AT_STEP_0_1 = {name.replace("SGD lr 0.3", "SGD lr 0.1"): {**change, "lr": 0.1} for name, change in GUARDS.items()}
 SWEEP = {f"{miner}, SGD lr {lr} momentum 0.9": {"miner": miner, "lr": lr} for lr in (0.01, 0.03, 0.1) for miner in ("batch-hard", "batch-all")}
 ADAM = {"batch-hard, Adam lr 1e-2": {"miner": "batch-hard", "optimizer": "adam", "lr": 1e-2, "momentum": 0.0}}
 
@@ -83,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     split = load_digits((7, 8, 9))
     start = time.perf_counter()
-    groups = {"The collapsing run and one change each": GUARDS, "Step size: hard mining against batch-all": SWEEP, "Reference: Adam": ADAM}
+    groups = {"The collapsing run and one change each": GUARDS,
+              "At lr 0.1, where batch-all does not collapse: one change each": AT_STEP_0_1,
+              "Step size: hard mining against batch-all": SWEEP, "Reference: Adam": ADAM}
     results: dict[str, dict] = {}
     for title, settings in groups.items():
         results[title] = {}
