@@ -83,7 +83,8 @@ class Range:
         return trial.suggest_float(name, self.low, self.high, log=log)
 
     def points(self) -> tuple[Any, ...]:
-        return self.low, self.high
+        kind = int if self.kind.endswith("int") else float
+        return kind(self.low), kind(self.high)
 
 
 @dataclass(frozen=True)
