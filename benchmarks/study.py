@@ -174,6 +174,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--datasets", nargs="+", choices=("yelp2018", "gowalla"), default=["yelp2018", "gowalla"])
+    parser.add_argument("--rows", nargs="+", default=None, help="run only the rows whose name contains one of these, e.g. CCL-800")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=20, help="trials per search, the same for every loss")
     parser.add_argument("--max-epochs", type=int, default=None, help="cap every run's epochs (a reduced study)")
@@ -200,7 +201,8 @@ def main() -> int:
             continue
         for part in args.parts:
             for spec in rows(part):
-                if (part, dataset, spec["row"]) in done:
+                wanted = args.rows is None or any(text in spec["row"] for text in args.rows)
+                if not wanted or (part, dataset, spec["row"]) in done:
                     continue
                 print(f"{part} / {dataset} / {spec['row']}", file=sys.stderr, flush=True)
                 results.append(measure(part, spec, dataset, data, args))

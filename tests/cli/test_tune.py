@@ -122,7 +122,7 @@ def test_trials_that_fall_behind_on_validation_are_pruned_where_they_stand(files
     ("text", "where", "message"),
     [
         ("[lr]\nlog_uniform = [0.0, 0.1]\n", 1, "lr: log_uniform needs LOW > 0"),
-        ("# rate\n[lr]\nlog_uniform = [1e-4, 1e-2]\n\n[learning_rate]\nuniform = [0.1, 0.2]\n", 5, "'learning_rate' is not a setting"),
+        ("# rate\n[lr]\nlog_uniform = [1e-4, 1e-2]\n\n[learning_rate]\nuniform = [0.1, 0.2]\n", 5, "'learning_rate' is neither a setting of a run"),
         ("[lr]\nlog_uniform = [1e-4, 1e-2]\n[loss_params.margin]\nuniform = [0.3, 0.9]\n", 3, "loss 'mmcl' has no parameter margin"),
         ("[loss_params]\nneg_weight = {uniform = [1, 2], choice = [3]}\n", 2, "loss_params.neg_weight needs exactly one distribution"),
         ("[mmcl]\ncount = 3\nmargins = [0.9, 0.3]\n", 1, "mmcl margins is the range"),

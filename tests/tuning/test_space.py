@@ -88,7 +88,7 @@ def test_a_draw_sets_settings_and_table_entries_over_the_base_ones():
         ({"lr": 0.1}, "lr", "exactly one distribution"),
         ({"negatives": {"int": [10, 100.5]}}, "negatives", "takes two integers"),
         ({"negatives": {"choice": []}}, "negatives", "non-empty list"),
-        ({"learning_rate": {"uniform": [0.1, 0.2]}}, "learning_rate", "not a setting of a run"),
+        ({"learning_rate": {"uniform": [0.1, 0.2]}}, "learning_rate", "neither a setting of a run"),
         ({"protocol": {"choice": ["paper"]}}, "protocol", "not searched"),
         ({"loss_params": {"margin": {"uniform": [0.1, float("nan")]}}}, "loss_params.margin", "two numbers"),
         ({"mmcl": {"count": 0, "margins": [0.3, 0.9]}}, "mmcl", "count must be an integer >= 1"),

@@ -157,7 +157,7 @@ class SearchSpace:
             elif key in settings:
                 entries[key] = _distribution(key, value)
             else:
-                raise SpaceError(key, f"{key!r} is not a setting of a run (see marginrank train --help) nor {MMCL!r}")
+                raise SpaceError(key, f"{key!r} is neither a setting of a run (a field of RecommenderParams) nor {MMCL!r}")
         if not entries:
             raise SpaceError("", "the search space is empty: give at least one setting, e.g. [lr] with log_uniform = [1e-4, 1e-2]")
         if MMCL in entries and {"loss_params.margins", "loss_params.weights"} & entries.keys():
