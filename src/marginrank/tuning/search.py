@@ -23,7 +23,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +85,7 @@ class Search:
     def run(self, trials: int, timeout: float | None = None) -> Any:
         """Run until the study holds ``trials`` counted trials or ``timeout`` seconds have passed;
         return the ``optuna.Study``."""
-        with ExitStack() as stack:
-            stack.enter_context(claim(self.out))
+        with claim(self.out):
             study = self.open()
             self._retry_interrupted(study)
             remaining = trials - len(counted(study))
