@@ -147,9 +147,11 @@ def verdict(row: dict[str, Any], other: dict[str, Any], metric: str = "recall@20
 
 
 def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
-    lines = [f"# Study results ({'quick: synthetic data' if args.quick else 'Yelp2018 / Gowalla'})", "",
+    names = ", ".join(dict.fromkeys(r["dataset"] for r in results))
+    lines = [f"# Study results: {names}{' (--quick)' if args.quick else ''}", "",
              f"Seeds per row: {args.seeds}; trials per search: {args.trials}; epochs capped at "
-             f"{args.max_epochs or 'the config value'}. Test metrics of the refit model, mean (min-max over seeds).", ""]
+             f"{args.max_epochs or 'the config value'}. Test metrics of the refit model, mean (min-max over seeds); "
+             "s per run: one seed's fit (selection, refit, test), the search not included.", ""]
     by_key = {(r["part"], r["dataset"], r["row"]): r for r in results}
     for part in PARTS:
         for dataset in dict.fromkeys(r["dataset"] for r in results if r["part"] == part):
