@@ -388,13 +388,16 @@ class Recommender:
 
     # ------------------------------------------------------------------------------ fitting
     def fit(self, data: Dataset | Interactions, *, run_dir: str | os.PathLike | None = None, resume: bool = False,
-            on_start: Callable[[], None] | None = None) -> Recommender:
+            on_start: Callable[[], None] | None = None,
+            on_evaluation: Callable[[int, dict[str, float]], None] | None = None) -> Recommender:
         """Train; with ``run_dir`` write logs, checkpoints, ``metrics.json`` and ``model.pt`` there (a
         refit's log and checkpoints in its ``refit`` folder).
 
         Every check (settings, data, device, the run folder, on resume the checkpoint and the
         fingerprint of the data it was trained on) comes before anything is written; ``on_start``
-        runs once they have passed, before the first epoch."""
+        runs once they have passed, before the first epoch. ``on_evaluation(epoch, metrics)`` gets
+        the selection metrics of every evaluated epoch of the selection run (the validation split's
+        under ``protocol="validation"``); an exception it raises ends the fit there."""
         started, p = time.perf_counter(), self.params
         if not isinstance(data, (Dataset, Interactions)):
             raise MarginRankError(
@@ -426,7 +429,7 @@ class Recommender:
             if run_dir is not None and self.process.is_main:
                 stack.enter_context(claim(run_dir))
             trainer = self._trainer(fit_on, evaluator, run_dir, fingerprint, phase="selection" if p.refit else None,
-                                    clock=started)
+                                    clock=started, on_evaluation=on_evaluation)
             self.result_ = trainer.fit(p.epochs, resume=resume, on_start=on_start)
             trainer.restore_best()
             self.refit_result_ = self._refit(train, run_dir, resume, fingerprint) if p.refit else None
@@ -449,14 +452,15 @@ class Recommender:
     def _trainer(
         self, fit_on: Interactions, evaluator: Evaluator | None, run_dir: str | os.PathLike | None,
         fingerprint: dict[str, str], *, phase: str | None = None, replay: Sequence[float] | None = None,
-        clock: float | None = None,
+        clock: float | None = None, on_evaluation: Callable[[int, dict[str, float]], None] | None = None,
     ) -> Trainer:
         """A fresh model (seeded by ``seed``) in ``self.model`` and the trainer that fits it on ``fit_on``
         with the settings chosen for the data (``settings_``); with an evaluator the model as built is
         evaluated first (epoch 0), so that a start no epoch beats is kept.
 
         ``replay`` gives each epoch's learning rate in place of the plateau schedule, and the run then
-        has no time limit; ``phase`` tags the lines of its log; ``clock`` is when the fit began."""
+        has no time limit; ``phase`` tags the lines of its log; ``clock`` is when the fit began;
+        ``on_evaluation`` goes to the trainer."""
         p = self.settings_
         torch.manual_seed(p.seed)
         self.model = self._build_model(fit_on.matrix).to(p.device)
@@ -520,6 +524,7 @@ class Recommender:
             fingerprint=fingerprint,
             evaluate_start=evaluator is not None,
             clock=clock,
+            on_evaluation=on_evaluation,
         )
 
     def _refit(self, train: Interactions, run_dir: str | os.PathLike | None, resume: bool, fingerprint: dict[str, str]) -> TrainResult:

@@ -141,6 +141,25 @@ def test_nan_loss_is_a_clear_error(data):
         trainer.fit(epochs=1)
 
 
+def test_on_evaluation_sees_each_evaluated_epoch_and_can_end_the_run_once_it_is_logged(data, tmp_path):
+    class Enough(Exception):
+        pass
+
+    seen = []
+
+    def on_evaluation(epoch, metrics):
+        seen.append((epoch, metrics["recall@20"]))
+        if epoch == 2:
+            raise Enough
+
+    trainer = make_trainer(data, run_dir=tmp_path, eval_every=1, on_evaluation=on_evaluation)
+    with pytest.raises(Enough):
+        trainer.fit(epochs=5)
+    assert [epoch for epoch, _ in seen] == [1, 2]
+    assert [value for _, value in seen] == [record["metrics"]["recall@20"] for record in trainer.history]
+    assert (tmp_path / "log.jsonl").read_text().count("\n") == 2 and (tmp_path / "last.pt").exists()
+
+
 def test_time_limit_ends_after_the_epoch_that_crosses_it(data):
     result = make_trainer(data, time_limit=1e-9).fit(epochs=5)
     assert result.stopped == "time_limit" and len(result.history) == 1

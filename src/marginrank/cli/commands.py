@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_COMMAND_MODULES: tuple[str, ...] = ("train", "evaluate", "recommend", "export", "plot", "inspect", "nmf", "rank", "metric")
+_COMMAND_MODULES: tuple[str, ...] = ("train", "evaluate", "recommend", "export", "plot", "inspect", "nmf", "rank", "metric", "tune")
 
 
 def all_commands() -> list[ModuleType]:

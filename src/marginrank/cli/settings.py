@@ -158,17 +158,22 @@ def add_recommender_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, type=base, default=None, help=help_text)
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def load_toml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """The table of a TOML file; a missing or unreadable one is a one-line error naming ``what`` it should be."""
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a byte order mark is skipped
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a byte order mark is skipped
     except FileNotFoundError:
-        raise MarginRankError("config file not found", path=str(path)) from None
+        raise MarginRankError(f"{what} not found", path=str(path)) from None
     except IsADirectoryError:
-        raise MarginRankError("is a directory, expected a TOML config file", path=str(path)) from None
+        raise MarginRankError(f"is a directory, expected a TOML {what}", path=str(path)) from None
     except UnicodeDecodeError:
-        raise MarginRankError("not a TOML config file (not UTF-8 text)", path=str(path)) from None
+        raise MarginRankError(f"not a TOML {what} (not UTF-8 text)", path=str(path)) from None
     except tomllib.TOMLDecodeError as error:
         raise MarginRankError(f"invalid TOML: {error}", path=str(path)) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    table = load_toml(path)
     known = set(RUN_KEYS) | {PRESET} | {f.name for f in dataclasses.fields(RecommenderParams)}
     unknown = sorted(set(table) - known)
     if unknown:
@@ -199,7 +204,7 @@ def resolve(args: argparse.Namespace) -> RunSettings:
     preset = getattr(args, PRESET, None) or values.pop(PRESET, "fast")
     if preset not in PRESETS:
         raise MarginRankError(f"preset must be one of {', '.join(sorted(PRESETS))}, got {preset!r}", path=str(config),
-                              line=_line_of(Path(config), PRESET))
+                              line=line_of(Path(config), PRESET))
     values.pop(PRESET, None)
     from_file = set(values)
     values = {**PRESETS[preset], **values}
@@ -222,7 +227,7 @@ def resolve(args: argparse.Namespace) -> RunSettings:
     except SettingError as error:
         if error.setting not in from_file:
             raise
-        raise MarginRankError(str(error), path=str(config), line=_line_of(Path(config), error.setting)) from None
+        raise MarginRankError(str(error), path=str(config), line=line_of(Path(config), error.setting)) from None
     return RunSettings(
         recommender=recommender,
         dataset=run.get("dataset"),
@@ -272,10 +277,18 @@ def _is_kind(value: Any, expected: type) -> bool:
     return isinstance(value, (expected, Path))
 
 
-def _line_of(path: Path, setting: str) -> int | None:
-    """The line of ``path`` that sets ``setting`` (``key = ...`` or a ``[key]`` table), if one does."""
-    pattern = re.compile(rf"\s*(\[\s*{re.escape(setting)}\s*\]|{re.escape(setting)}\s*=)")
+def line_of(path: Path, key: str) -> int | None:
+    """The line of ``path`` that sets ``key``: a ``[key]`` table, or ``name = ...`` in the table that
+    holds it (``"lr"`` at the top, ``"loss_params.margin"`` under ``[loss_params]``)."""
+    table = ""
     for number, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):
-        if pattern.match(line):
+        header = re.match(r"\s*\[\s*([^\[\]]+?)\s*\]", line)
+        if header:
+            table = re.sub(r"\s*\.\s*", ".", header.group(1))
+            if table == key:
+                return number
+            continue
+        assignment = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*=", line)
+        if assignment and ".".join(filter(None, (table, assignment.group(1)))) == key:
             return number
     return None

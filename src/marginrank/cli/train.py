@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         args.progress_bar = False
     settings = resolve(args)
-    _absolute_paths(settings)
+    absolute_paths(settings)
     if args.resume and (args.out / CONFIG).exists():
-        stored = _absolute_paths(resolve(argparse.Namespace(config=args.out / CONFIG)))
+        stored = absolute_paths(resolve(argparse.Namespace(config=args.out / CONFIG)))
         _check_unchanged(settings, stored, args.out / CONFIG)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     is_main = int(os.environ.get("RANK", "0")) == 0
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _absolute_paths(settings: RunSettings) -> RunSettings:
+def absolute_paths(settings: RunSettings) -> RunSettings:
     """Data paths as absolute paths, so that the run folder finds its data from any directory
     (standard input, ``-``, stays itself)."""
     settings.data = settings.data.resolve() if settings.data and settings.data != STDIN else settings.data

@@ -104,6 +104,9 @@ class Trainer:
       loss, no schedule step): a start that no epoch beats is the best epoch, and the one kept.
     - ``clock`` is the ``time.perf_counter()`` reading that every record's ``elapsed`` (seconds)
       counts from: the caller's start, so that building the model counts too [the call to ``fit``].
+    - ``on_evaluation(epoch, metrics)`` runs after every evaluated epoch (not the start), once its
+      record is logged and its checkpoint written; an exception it raises ends the run there, e.g. a
+      hyper-parameter search pruning a poor trial (:mod:`marginrank.tuning.pruning`).
     """
 
     def __init__(
@@ -137,6 +140,7 @@ class Trainer:
         fingerprint: dict[str, str] | None = None,
         evaluate_start: bool = False,
         clock: float | None = None,
+        on_evaluation: Callable[[int, dict[str, float]], None] | None = None,
     ) -> None:
         require_integer("eval_every", eval_every, 1)
         require_optional("clip_norm", clip_norm, require_positive)
@@ -168,6 +172,7 @@ class Trainer:
         self.evaluated_on = evaluated_on
         self.fingerprint = dict(fingerprint or {})
         self.evaluate_start, self.clock = evaluate_start, clock
+        self.on_evaluation = on_evaluation
         self.time_limit = time_limit
         self.process = process or ProcessGroup()
         self.sync = self.process.gradient_sync(model, grad_sync)
@@ -226,6 +231,8 @@ class Trainer:
                 self.save(self._path("last.pt"))
                 if self.best_epoch == self.epoch:
                     self._save_best()
+            if self.on_evaluation is not None and "metrics" in record:
+                self.on_evaluation(self.epoch, record["metrics"])
             if stopped == "completed" and self.time_limit is not None and self._past(started + self.time_limit):
                 stopped = "time_limit"
         return TrainResult(self.history, self.best_epoch, self.best_metrics, stopped)
