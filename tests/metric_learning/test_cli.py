@@ -44,7 +44,7 @@ def test_trains_on_a_labelled_csv_with_held_out_samples(tmp_path) -> None:
     ("a,b\n1,2\n", ":1:", "no label column 'kind'"),
     ("kind,a,b\nx,1,2\ny,3,seven\n", ":3:", "feature 'b' is not a number: 'seven'"),
     ("kind,a,b\nx,1,2\nNaN,3,4\n", ":3:", "missing label"),
-    ("kind,a,b\nx,1,2\ny,3,nan\n", ":3:", "feature 'b' is not finite"),
+    ("kind,a,b\nx,1,2\ny,3,nan\n", ":3:", "feature 'b' is not a finite number"),
 ])
 def test_bad_csv_is_one_line_naming_file_and_line_with_exit_2(tmp_path, capsys, text: str, where: str, what: str) -> None:
     path = tmp_path / "bad.csv"

@@ -43,8 +43,8 @@ def test_a_given_width_pads_and_a_wider_row_is_refused(tmp_path):
     ("text", "query", "message"),
     [
         ("1 qid:1 1:1\n0 1:2\n", None, r"data.txt:2: no qid"),
-        ("1 qid:1 1:1\n0 qid:1 2:abc\n", None, r"data.txt:2: feature 2 'abc' is not a number"),
-        ("x qid:1 1:1\n", None, r"data.txt:1: label 'x' is not a number"),
+        ("1 qid:1 1:1\n0 qid:1 2:abc\n", None, r"data.txt:2: feature 2 is not a number: 'abc'"),
+        ("x qid:1 1:1\n", None, r"data.txt:1: label is not a number: 'x'"),
         ("1 qid:1 1:1\n0 qid:1 oops\n", None, r"data.txt:2: expected index:value, got 'oops'"),
         ("1 qid:1 1:1\n0 qid:2 1:1\n1 qid:1 1:1\n", None, r"data.txt:3: qid 1 appears again"),
         ("-1 qid:1 1:1\n", None, r"data.txt:1: relevance label -1.0 is not a number >= 0"),

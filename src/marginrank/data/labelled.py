@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from marginrank.data.text import finite_number
 from marginrank.errors import MarginRankError
 
 MISSING_LABELS = frozenset({"", "nan", "na", "null", "none"})
@@ -52,18 +52,8 @@ def read_labelled_csv(path: str | Path, label: str) -> LabelledFeatures:
             if text.lower() in MISSING_LABELS:
                 raise MarginRankError(f"missing label ({text!r}) in column {label!r}", path=str(path), line=line)
             texts.append(text)
-            rows.append([_number(cell, name, path, line) for name, cell in zip(names, row[:position] + row[position + 1:])])
+            rows.append([finite_number(cell, f"feature {name!r}", path, line) for name, cell in zip(names, row[:position] + row[position + 1:])])
     if not rows:
         raise MarginRankError("no data rows", path=str(path))
     classes, codes = np.unique(np.array(texts), return_inverse=True)
     return LabelledFeatures(np.array(rows, dtype=np.float32), codes.astype(np.int64), classes.tolist(), names)
-
-
-def _number(cell: str, name: str, path: Path, line: int) -> float:
-    try:
-        value = float(cell)
-    except ValueError:
-        raise MarginRankError(f"feature {name!r} is not a number: {cell.strip()!r}", path=str(path), line=line) from None
-    if not math.isfinite(value):
-        raise MarginRankError(f"feature {name!r} is not finite: {cell.strip()!r}", path=str(path), line=line)
-    return value

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from marginrank.data.groups import RankingGroups
-from marginrank.data.text import read_text
+from marginrank.data.text import finite_number, read_text
 from marginrank.errors import MarginRankError
 
 PathLike = str | os.PathLike
@@ -59,7 +59,7 @@ def read_svmlight(source: PathLike, *, query: PathLike | None = None, n_features
         tokens = line.split("#", 1)[0].split()
         if not tokens:
             continue
-        labels.append(_number(tokens[0], "label", name, number))
+        labels.append(finite_number(tokens[0], "label", name, number))
         qid = tokens[1][4:] if len(tokens) > 1 and tokens[1].startswith("qid:") else None
         qids.append(qid)
         pairs = [token.partition(":") for token in tokens[1 + (qid is not None):]]
@@ -67,7 +67,7 @@ def read_svmlight(source: PathLike, *, query: PathLike | None = None, n_features
             if not colon or not index.isdigit():
                 raise MarginRankError(f"expected index:value, got {index + colon + value!r}", path=name, line=number)
         columns.append(np.array([int(index) for index, _, _ in pairs], dtype=np.int64))
-        values.append(np.array([_number(value, f"feature {index}", name, number) for index, _, value in pairs], dtype=np.float32))
+        values.append(np.array([finite_number(value, f"feature {index}", name, number) for index, _, value in pairs], dtype=np.float32))
         line_numbers.append(number)
     if not labels:
         raise MarginRankError("no rows", path=name)
@@ -89,16 +89,6 @@ def read_svmlight(source: PathLike, *, query: PathLike | None = None, n_features
     else:
         sizes = _sizes_from_qids(qids, line_numbers, name)
     return RankingGroups.from_arrays(matrix, label_array, sizes, source=name)
-
-
-def _number(text: str, what: str, name: str, line: int) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise MarginRankError(f"{what} {text!r} is not a number", path=name, line=line) from None
-    if not np.isfinite(value):
-        raise MarginRankError(f"{what} is {text}, not a finite number", path=name, line=line)
-    return value
 
 
 def _check_labels(labels: np.ndarray, name: str, line_numbers: np.ndarray) -> None:

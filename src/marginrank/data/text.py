@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -64,3 +65,14 @@ def _read_bytes(source: Source, name: str) -> bytes:
         raise MarginRankError("file not found", path=name) from None
     except IsADirectoryError:
         raise MarginRankError("is a directory, expected a file", path=name) from None
+
+
+def finite_number(text: str, what: str, path: str | os.PathLike, line: int) -> float:
+    """``text`` as a finite float; otherwise an error naming ``what`` (e.g. ``"feature 3"``), the file and the line."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise MarginRankError(f"{what} is not a number: {text.strip()!r}", path=str(path), line=line) from None
+    if not math.isfinite(value):
+        raise MarginRankError(f"{what} is not a finite number: {text.strip()!r}", path=str(path), line=line)
+    return value

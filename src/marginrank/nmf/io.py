@@ -11,20 +11,11 @@ from typing import Any
 import numpy as np
 
 from marginrank.atomic import atomic_open
+from marginrank.data.text import finite_number
 from marginrank.errors import MarginRankError
 
 Array = np.ndarray
 LONG_HEADER = ("row", "col", "value")
-
-
-def _number(text: str, path: Path, line: int) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise MarginRankError(f"not a number: {text!r}", path=str(path), line=line) from None
-    if not np.isfinite(value):
-        raise MarginRankError(f"not a finite number: {text!r}", path=str(path), line=line)
-    return value
 
 
 def read_matrix(path: str | os.PathLike[str]) -> tuple[Array, list[str], list[str]]:
@@ -66,7 +57,7 @@ def _read_long(lines: list[list[str]], path: Path) -> tuple[Array, list[str], li
         key = (rows.setdefault(row_label, len(rows)), cols.setdefault(col_label, len(cols)))
         if key in entries:
             raise MarginRankError(f"repeated entry ({row_label}, {col_label})", path=str(path), line=line)
-        entries[key] = _number(text, path, line)
+        entries[key] = finite_number(text, "value", path, line)
     if not entries:
         raise MarginRankError("no entries after the header", path=str(path))
     X = np.full((len(rows), len(cols)), np.nan)
@@ -100,7 +91,7 @@ def _read_dense(lines: list[list[str]], path: Path) -> tuple[Array, list[str], l
             )
         first_line[label] = line
         row_labels.append(label)
-        values.append([np.nan if not cell.strip() else _number(cell, path, line) for cell in cells[1:]])
+        values.append([np.nan if not cell.strip() else finite_number(cell, "value", path, line) for cell in cells[1:]])
     if not values:
         raise MarginRankError("no rows after the header", path=str(path))
     X = np.array(values)
