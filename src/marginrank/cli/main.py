@@ -27,7 +27,8 @@ from marginrank.errors import MarginRankError, SettingError, SettingWarning
 DESCRIPTION = (
     "Train recommenders (matrix factorization, LightGCN) with margin and contrastive losses (MMCL, CCL, BPR, "
     "softmax, ...), evaluate them by full ranking against a popularity baseline, and use the trained runs: "
-    "recommend, export embeddings, plot training curves; search hyper-parameters on the validation split. Also validates "
+    "recommend, export embeddings, plot training curves; search hyper-parameters on the validation split. Also trains "
+    "rankers over feature rows grouped by query (rank-train) and encoders over class labels (metric-train), validates "
     "datasets and fits masked NMF."
 )
 EPILOG = "Run 'marginrank COMMAND --help' for the options of a command. Bad input exits with status 2 and a one-line message."
