@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from marginrank.data.text import finite_number
+from marginrank.data.text import csv_rows, finite_number
 from marginrank.errors import MarginRankError
 
 MISSING_LABELS = frozenset({"", "nan", "na", "null", "none"})
@@ -27,32 +26,20 @@ class LabelledFeatures:
 def read_labelled_csv(path: str | Path, label: str) -> LabelledFeatures:
     """Read a CSV with a header row: column ``label`` holds each row's class (any text; empty or NaN
     is an error), every other column a finite number. Errors name the file and line."""
-    path = Path(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as error:
-        raise MarginRankError(f"cannot read: {error.strerror}", path=str(path)) from None
-    with handle:
-        reader = csv.reader(handle)
-        header = [name.strip() for name in next(reader, [])]
-        if label not in header:
-            raise MarginRankError(f"no label column {label!r} in the header (columns: {', '.join(header) or 'none'})", path=str(path), line=1)
-        if len(header) < 2:
-            raise MarginRankError("no feature column besides the label", path=str(path), line=1)
-        position = header.index(label)
-        names = [name for index, name in enumerate(header) if index != position]
-        texts, rows = [], []
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise MarginRankError(f"{len(row)} fields where the header has {len(header)}", path=str(path), line=line)
-            text = row[position].strip()
-            if text.lower() in MISSING_LABELS:
-                raise MarginRankError(f"missing label ({text!r}) in column {label!r}", path=str(path), line=line)
-            texts.append(text)
-            rows.append([finite_number(cell, f"feature {name!r}", path, line) for name, cell in zip(names, row[:position] + row[position + 1:])])
+    header, lines, cells = csv_rows(path)
+    if label not in header:
+        raise MarginRankError(f"no label column {label!r} in the header (columns: {', '.join(header) or 'none'})", path=str(path), line=1)
+    if len(header) < 2:
+        raise MarginRankError("no feature column besides the label", path=str(path), line=1)
+    position = header.index(label)
+    names = [name for index, name in enumerate(header) if index != position]
+    texts, rows = [], []
+    for line, row in zip(lines, cells):
+        text = row[position].strip()
+        if text.lower() in MISSING_LABELS:
+            raise MarginRankError(f"missing label ({text!r}) in column {label!r}", path=str(path), line=line)
+        texts.append(text)
+        rows.append([finite_number(cell, f"feature {name!r}", path, line) for name, cell in zip(names, row[:position] + row[position + 1:])])
     if not rows:
         raise MarginRankError("no data rows", path=str(path))
     classes, codes = np.unique(np.array(texts), return_inverse=True)

@@ -11,16 +11,14 @@ Every error names the file and line (for a DataFrame, the row) and what is wrong
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from marginrank.data.groups import RankingGroups
-from marginrank.data.text import finite_number, read_text
+from marginrank.data.text import csv_rows, finite_number, read_text
 from marginrank.errors import MarginRankError
 
 PathLike = str | os.PathLike
@@ -144,7 +142,8 @@ def read_table(
     ``group`` and ``label``. A group's rows need not be consecutive: groups keep the order in which
     they first appear, rows their order within the group."""
     if hasattr(source, "columns") and hasattr(source, "to_numpy"):
-        return _from_columns({str(c): source[c].to_numpy() for c in source.columns}, group, label, features, "DataFrame", 0, "row")
+        return _from_columns({str(c): source[c].to_numpy() for c in source.columns}, group, label, features, "DataFrame",
+                             _by_row("DataFrame"))
     name = str(source)
     suffix = Path(name).suffix.lower()
     if suffix == ".parquet":
@@ -157,21 +156,23 @@ def read_table(
             frame = pandas.read_parquet(name)
         except (ImportError, ValueError, OSError) as error:
             raise MarginRankError(f"cannot read as Parquet: {error}", path=name) from None
-        return _from_columns({str(c): frame[c].to_numpy() for c in frame.columns}, group, label, features, name, 0, "row")
-    text = read_text(source)
-    rows = list(csv.reader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ","))
-    header, body = rows[0], rows[1:]
-    ragged = next((i for i, row in enumerate(body) if len(row) != len(header)), None)
-    if ragged is not None:
-        raise MarginRankError(f"{len(body[ragged])} fields; the header has {len(header)}", path=name, line=ragged + 2)
-    table = np.array(body, dtype=object).reshape(len(body), len(header))
-    return _from_columns({column: table[:, i] for i, column in enumerate(header)}, group, label, features, name, 2, "line")
+        return _from_columns({str(c): frame[c].to_numpy() for c in frame.columns}, group, label, features, name, _by_row(name))
+    header, lines, rows = csv_rows(source, delimiter="\t" if suffix == ".tsv" else ",")
+    table = np.array(rows, dtype=object).reshape(len(rows), len(header))
+    return _from_columns({column: table[:, i] for i, column in enumerate(header)}, group, label, features, name,
+                         lambda row: {"path": name, "line": lines[row]})
+
+
+def _by_row(name: str) -> Callable[[int], dict]:
+    """Where row ``i`` of a frame is, for messages."""
+    return lambda row: {"path": f"{name}, row {row}"}
 
 
 def _from_columns(
-    columns: dict[str, np.ndarray], group: str, label: str, features: Sequence[str] | None, name: str, first: int, unit: str
+    columns: dict[str, np.ndarray], group: str, label: str, features: Sequence[str] | None, name: str,
+    where: Callable[[int], dict],
 ) -> RankingGroups:
-    """Check the named columns and order the rows by group. Row ``i`` is ``unit`` ``first + i`` in messages."""
+    """Check the named columns and order the rows by group; ``where(i)`` locates row ``i`` in messages."""
     features = [c for c in columns if c not in (group, label)] if features is None else list(features)
     missing = [c for c in (group, label, *features) if c not in columns]
     if missing:
@@ -180,9 +181,6 @@ def _from_columns(
         raise MarginRankError("no feature columns", path=name)
     if len(columns[group]) == 0:
         raise MarginRankError("no rows", path=name)
-
-    def where(row: int) -> dict:
-        return {"path": name, "line": first + row} if unit == "line" else {"path": f"{name}, row {first + row}"}
 
     def numeric(column: str, what: str) -> np.ndarray:
         raw = columns[column]

@@ -7,7 +7,9 @@ reader sees the same plain text, and bytes that are not UTF-8 are named by their
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
+import io
 import math
 import os
 import zlib
@@ -76,3 +78,21 @@ def finite_number(text: str, what: str, path: str | os.PathLike, line: int) -> f
     if not math.isfinite(value):
         raise MarginRankError(f"{what} is not a finite number: {text.strip()!r}", path=str(path), line=line)
     return value
+
+
+def csv_rows(source: Source, delimiter: str = ",") -> tuple[list[str], list[int], list[list[str]]]:
+    """``(header, line numbers, rows)`` of a CSV text with a header line (read by :func:`read_text`);
+    blank rows are skipped, and a row with another number of fields than the header is an error
+    naming its line."""
+    reader = csv.reader(io.StringIO(read_text(source)), delimiter=delimiter)
+    header = [name.strip() for name in next(reader)]
+    lines: list[int] = []
+    rows: list[list[str]] = []
+    for row in reader:
+        if not any(field.strip() for field in row):
+            continue
+        if len(row) != len(header):
+            raise MarginRankError(f"{len(row)} fields; the header has {len(header)}", path=source_name(source), line=reader.line_num)
+        lines.append(reader.line_num)
+        rows.append(row)
+    return header, lines, rows
