@@ -38,17 +38,16 @@ def group_metrics(scores: Tensor | np.ndarray, groups: RankingGroups, ks: Sequen
     labels = torch.where(valid, groups.labels.double()[rows.clamp_min(0)], 0.0)
     order = torch.sort(padded_scores, dim=1, descending=True, stable=True).indices
     ranked = labels.gather(1, order).numpy()
-    ideal = torch.sort(labels, dim=1, descending=True).values.numpy()
-    relevant = ranked > 0
-    n_relevant = relevant.sum(axis=1)
-    judged = n_relevant > 0
+    judged = (ranked > 0).any(axis=1)
     if not judged.any():
         raise MarginRankError("no group has a relevant row (label > 0): nothing to rank")
     width = max(ranked.shape[1], *ks)
-    hits = np.pad(relevant, ((0, 0), (0, width - ranked.shape[1])))[judged]
-    n_relevant = n_relevant[judged]
-    gains = np.pad(np.exp2(ranked) - 1, ((0, 0), (0, width - ranked.shape[1])))[judged]
-    ideal_gains = np.pad(np.exp2(ideal) - 1, ((0, 0), (0, width - ranked.shape[1])))[judged]
+    padding = ((0, 0), (0, width - ranked.shape[1]))
+    ranked = np.pad(ranked, padding)[judged]
+    ideal = np.pad(torch.sort(labels, dim=1, descending=True).values.numpy(), padding)[judged]
+    hits = ranked > 0
+    n_relevant = hits.sum(axis=1)
+    gains, ideal_gains = np.exp2(ranked) - 1, np.exp2(ideal) - 1
     discounts = 1.0 / np.log2(np.arange(2, width + 2))
     metrics = {f"ndcg@{k}": float(((gains[:, :k] @ discounts[:k]) / (ideal_gains[:, :k] @ discounts[:k])).mean()) for k in ks}
     metrics.update({f"precision@{k}": float(precision_at_k(hits, n_relevant, k).mean()) for k in ks})
