@@ -193,7 +193,7 @@ class Ranker:
         else:
             train, held = data.split(p.validation, seed) if p.validation is not None else (data, None)
         torch.manual_seed(seed)
-        model = self._build(data.n_features, train)
+        model = self._build(train)
         loss = self._loss()
         task = GroupTask(train, groups_per_batch=p.groups_per_batch, weights=p.weights,
                          standardize_scores=p.standardize_scores, miner=self.miner)
@@ -223,10 +223,11 @@ class Ranker:
         require(y is not None and group is not None, "fit(X, y, group): give the labels y and the group sizes group")
         return RankingGroups.from_arrays(X, y, group)
 
-    def _build(self, n_features: int, train: RankingGroups) -> nn.Module:
+    def _build(self, train: RankingGroups) -> nn.Module:
+        """A fresh scorer for ``train``'s features (standardized by their statistics where set)."""
         p = self.params
         scorer = copy.deepcopy(self.scorer) if self.scorer is not None else MLPScorer(
-            n_features, p.hidden, activation=p.activation, normalize_output=p.normalize_output, output_scale=p.output_scale)
+            train.n_features, p.hidden, activation=p.activation, normalize_output=p.normalize_output, output_scale=p.output_scale)
         return Standardized(scorer, train.features) if p.standardize_features else scorer
 
     def _loss(self) -> RankingLoss:
@@ -288,7 +289,7 @@ class Ranker:
         ranker = cls(scorer=scorer, **params)
         n_features = int(state["n_features"])
         blank = RankingGroups.from_arrays(torch.zeros(1, n_features), [0.0], [1])
-        members = [ranker._build(n_features, blank) for _ in range(ranker.params.n_models)]
+        members = [ranker._build(blank) for _ in range(ranker.params.n_models)]
         ranker.model_ = members[0] if len(members) == 1 else ScoreEnsemble(members, blank.features)
         try:
             ranker.model_.load_state_dict(state["model"])
