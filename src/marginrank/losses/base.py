@@ -302,3 +302,38 @@ def valid_count(neg: Tensor, mask: Tensor | None) -> Tensor:
     if mask is None:
         return torch.full(neg.shape[:1], float(neg.shape[1]), dtype=neg.dtype, device=neg.device)
     return mask.sum(dim=1).clamp_min(1).to(neg.dtype)
+
+
+class WeightingLoss(RankingLoss):
+    """A loss that weights the examples of a ``base`` loss by a factor handed over under its own
+    keyword (:attr:`weight_keyword`); it takes that keyword and whatever the base takes, and keeps
+    the base's margin (a weight scales the loss, it does not move the margin). The base's own
+    reduction is not used."""
+
+    weight_keyword: str
+    already_weighted: str
+    """The message for a base loss that already takes :attr:`weight_keyword`."""
+
+    def __init__(self, base: RankingLoss, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction)
+        if not isinstance(base, RankingLoss):
+            raise MarginRankError(f"{type(self).__name__} weights a ranking loss (e.g. SampledSoftmax()); got {type(base).__name__}")
+        if base.takes(self.weight_keyword):
+            raise MarginRankError(self.already_weighted)
+        self.base = base
+
+    def check_base_keywords(self, base_keywords: dict[str, object]) -> None:
+        """A keyword the base loss does not take is an error naming it."""
+        unknown = sorted(keyword for keyword in base_keywords if not self.base.takes(keyword))
+        if unknown:
+            raise MarginRankError(f"{type(self.base).__name__} takes no {', '.join(unknown)}")
+
+    @property
+    def keywords(self) -> frozenset[str]:  # type: ignore[override]
+        """The weight's keyword and whatever the base loss takes."""
+        return self.base.keywords | {self.weight_keyword}
+
+    @property
+    def margin(self) -> float | None:  # type: ignore[override]
+        """The base loss's margin."""
+        return self.base.margin

@@ -7,12 +7,12 @@ from torch import Tensor
 
 from marginrank.checks import require_positive
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import Reduction, RankingLoss
+from marginrank.losses.base import RankingLoss, Reduction, WeightingLoss
 
 THRESHOLD_KEYWORD = "pos_threshold"
 
 
-class TopKWeighted(RankingLoss):
+class TopKWeighted(WeightingLoss):
     """``sigmoid((s_p - beta_u) / t_w) * base(s_p, s_n)`` per example.
 
     Source: Yang et al., "Breaking the Top-K Barrier: Advancing Top-K Ranking Metrics Optimization
@@ -34,13 +34,11 @@ class TopKWeighted(RankingLoss):
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` over the batch.
     """
 
+    weight_keyword = THRESHOLD_KEYWORD
+    already_weighted = "the base loss is already top-K weighted"
+
     def __init__(self, base: RankingLoss, weight_temperature: float = 1.0, reduction: Reduction = "mean") -> None:
-        super().__init__(reduction)
-        if not isinstance(base, RankingLoss):
-            raise MarginRankError(f"TopKWeighted weights a ranking loss (e.g. SampledSoftmax()); got {type(base).__name__}")
-        if base.takes(THRESHOLD_KEYWORD):
-            raise MarginRankError("the base loss is already top-K weighted")
-        self.base = base
+        super().__init__(base, reduction)
         self.weight_temperature = require_positive("weight_temperature", weight_temperature)
 
     def forward(
@@ -57,25 +55,13 @@ class TopKWeighted(RankingLoss):
                 "TopKWeighted needs pos_threshold=beta, each example's top-K score threshold [B] "
                 "(marginrank.training.TopKQuantile estimates it)"
             )
-        unknown = sorted(keyword for keyword in base_keywords if not self.base.takes(keyword))
-        if unknown:
-            raise MarginRankError(f"{type(self.base).__name__} takes no {', '.join(unknown)}")
+        self.check_base_keywords(base_keywords)
         return self._evaluate(pos_scores, neg_scores, neg_mask, pos_threshold=pos_threshold, **base_keywords)
 
     def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None, pos_threshold: Tensor, **base_keywords) -> Tensor:
         threshold = _checked_threshold(pos_threshold, pos)
         weight = torch.sigmoid((pos - threshold) / self.weight_temperature)
         return weight * self.base.per_example(pos, neg, mask, **base_keywords)
-
-    @property
-    def keywords(self) -> frozenset[str]:  # type: ignore[override]
-        """The threshold and whatever the base loss takes."""
-        return self.base.keywords | {THRESHOLD_KEYWORD}
-
-    @property
-    def margin(self) -> float | None:  # type: ignore[override]
-        """The base loss's margin: the weight scales the loss, it does not move the margin."""
-        return self.base.margin
 
     def extra_repr(self) -> str:
         return f"weight_temperature={self.weight_temperature}, {super().extra_repr()}"

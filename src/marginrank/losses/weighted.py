@@ -6,12 +6,12 @@ import torch
 from torch import Tensor
 
 from marginrank.errors import MarginRankError
-from marginrank.losses.base import RankingLoss, Reduction
+from marginrank.losses.base import Reduction, WeightingLoss
 
 WEIGHT_KEYWORD = "example_weight"
 
 
-class Weighted(RankingLoss):
+class Weighted(WeightingLoss):
     """``sum_b w_b l_b / sum_b w_b`` (``"mean"``), ``sum_b w_b l_b`` (``"sum"``) or ``w_b l_b``
     (``"none"``), with ``l_b`` the base loss of example ``b``.
 
@@ -24,13 +24,8 @@ class Weighted(RankingLoss):
         reduction: ``"mean"`` (the weighted mean) | ``"sum"`` | ``"none"`` over the batch.
     """
 
-    def __init__(self, base: RankingLoss, reduction: Reduction = "mean") -> None:
-        super().__init__(reduction)
-        if not isinstance(base, RankingLoss):
-            raise MarginRankError(f"Weighted weighs a ranking loss (e.g. SampledSoftmax()); got {type(base).__name__}")
-        if base.takes(WEIGHT_KEYWORD):
-            raise MarginRankError("the base loss is already weighted")
-        self.base = base
+    weight_keyword = WEIGHT_KEYWORD
+    already_weighted = "the base loss is already weighted"
 
     def forward(
         self,
@@ -42,9 +37,7 @@ class Weighted(RankingLoss):
         **base_keywords: Tensor | None,
     ) -> Tensor:
         weight = _checked_weight(example_weight, pos_scores)
-        unknown = sorted(keyword for keyword in base_keywords if not self.base.takes(keyword))
-        if unknown:
-            raise MarginRankError(f"{type(self.base).__name__} takes no {', '.join(unknown)}")
+        self.check_base_keywords(base_keywords)
         value = self._evaluate(pos_scores, neg_scores, neg_mask, example_weight=weight, **base_keywords)
         if self.reduction != "mean":
             return value
@@ -52,16 +45,6 @@ class Weighted(RankingLoss):
 
     def per_example(self, pos: Tensor, neg: Tensor, mask: Tensor | None, example_weight: Tensor, **base_keywords) -> Tensor:
         return example_weight * self.base.per_example(pos, neg, mask, **base_keywords)
-
-    @property
-    def keywords(self) -> frozenset[str]:  # type: ignore[override]
-        """The weight and whatever the base loss takes."""
-        return self.base.keywords | {WEIGHT_KEYWORD}
-
-    @property
-    def margin(self) -> float | None:  # type: ignore[override]
-        """The base loss's margin: a weight scales the loss, it does not move the margin."""
-        return self.base.margin
 
 
 def _checked_weight(weight: object, pos: Tensor) -> Tensor:
