@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from marginrank.checks import require_integer
 from marginrank.errors import MarginRankError
 from marginrank.metrics.ranking import METRIC_NAMES, METRICS
+from marginrank.metrics.top_k import top_k
 
 ArrayLike = np.ndarray | torch.Tensor
 ScoredRows = tuple[torch.Tensor, torch.Tensor | None]
@@ -144,7 +145,7 @@ class FullRanker:
             row_index, seen = row_index[seen >= 0], seen[seen >= 0]
         scores[torch.from_numpy(row_index).to(scores.device), torch.from_numpy(seen).to(scores.device)] = -torch.inf
         k = self.k_max
-        values, items = (t.cpu() for t in torch.topk(scores, min(k + 1, scores.shape[1]), dim=1))
+        values, items = (t.cpu() for t in top_k(scores, min(k + 1, scores.shape[1])))
         if values.shape[1] > k:
             # a tie across the cut-off: choose which tied items enter the top k by the tie key
             boundary = values[:, k - 1]
