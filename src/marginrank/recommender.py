@@ -50,6 +50,7 @@ from marginrank.metrics.full_ranking import cut_offs
 from marginrank.metrics.ranking import METRIC_NAMES, METRICS
 from marginrank.metrics.split_checks import check_evaluation_split
 from marginrank.models import SIMILARITIES
+from marginrank.models.pooled_scores import PRECISIONS
 from marginrank.models import registry as models
 from marginrank.models.base import EmbeddingModel
 from marginrank.sampling import InBatchNegatives, PopularitySampler, UniformSampler
@@ -90,7 +91,7 @@ class RecommenderParams:
     number of training pairs by :mod:`marginrank.training.batch_scaling` (:meth:`for_pairs`): the
     fast path the reproduction runs use.
 
-    ``dim``, ``similarity``, ``dropout``, ``init_std`` and ``sparse`` are the embedding settings
+    ``dim``, ``similarity``, ``dropout``, ``init_std``, ``score_precision`` and ``sparse`` are the embedding settings
     every model takes; ``model_params`` holds the chosen model's own (LightGCN's ``layers``, MF's
     ``dropout_before_norm``). ``miner_params`` and ``loss_params`` likewise belong to the chosen
     miner and loss.
@@ -119,6 +120,7 @@ class RecommenderParams:
     similarity: str = "cosine"
     dropout: float = 0.1
     init_std: float = 1e-4
+    score_precision: str = "auto"
     optimizer: str = "adam"
     lr: float | None = None  # None: scaled with batch_size
     sparse: bool = False
@@ -182,6 +184,7 @@ SETTING_CHECKS: tuple[tuple[str, Callable[[RecommenderParams], object]], ...] = 
     _own("model", require_choice, models.available()),
     _own("miner", require_optional, require_choice, miners.available()),
     _own("similarity", require_choice, SIMILARITIES),
+    _own("score_precision", require_choice, PRECISIONS),
     _own("negatives", require_integer, 1),
     _own("top_k_weight", require_integer, 0, TOP_K_SAMPLES),
     _own("top_k_weight_temperature", require_positive),
@@ -342,6 +345,7 @@ class Recommender:
         similarity: str = "cosine",
         dropout: float = 0.1,
         init_std: float = 0.0001,
+        score_precision: str = "auto",
         optimizer: str = "adam",
         lr: float | None = None,
         sparse: bool = False,
@@ -574,8 +578,8 @@ class Recommender:
         """The registered model for the training ``pairs`` (the pairs it trains on: a graph model's graph)."""
         p = self.params
         return models.build(
-            p.model, pairs, dim=p.dim, similarity=p.similarity, dropout=p.dropout, init_std=p.init_std, sparse=p.sparse,
-            **p.model_params,
+            p.model, pairs, dim=p.dim, similarity=p.similarity, dropout=p.dropout, init_std=p.init_std,
+            score_precision=p.score_precision, sparse=p.sparse, **p.model_params,
         )
 
     def selection_split(self, train: Interactions, test: Interactions | None) -> tuple[Interactions, Interactions | None]:

@@ -13,7 +13,7 @@ from marginrank.errors import MarginRankError
 from marginrank.metrics import evaluate_popularity
 from marginrank.models import ChunkScorer, FactorScorer, PairScorer, registry
 
-SETTINGS = dict(dim=8, similarity="cosine", dropout=0.0, init_std=0.1, sparse=False)
+SETTINGS = dict(dim=8, similarity="cosine", dropout=0.0, init_std=0.1, score_precision="float32", sparse=False)
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +45,10 @@ def test_meets_the_typed_contracts(name, pairs):
     assert (model.n_users, model.n_items) == pairs.shape
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 @pytest.mark.parametrize("layout", ["shared", "grouped", "per_example"])
-def test_training_scores_are_the_factor_products(name, pairs, layout):
-    model = build(name, pairs).eval()
+def test_training_scores_are_the_factor_products(name, pairs, layout, precision):
+    model = build(name, pairs, score_precision=precision).eval()
     users, positives = torch.tensor([0, 3, 5, 7]), torch.tensor([1, 2, 8, 0])
     negatives = {
         "shared": torch.tensor([4, 5, 6]),
@@ -58,7 +59,9 @@ def test_training_scores_are_the_factor_products(name, pairs, layout):
     scores = model.user_factors() @ model.item_factors().T
     row_negatives = negatives.expand(4, -1) if negatives.dim() == 1 else negatives.repeat_interleave(4 // negatives.shape[0], 0)
     torch.testing.assert_close(pos, scores[users, positives])
-    torch.testing.assert_close(neg, scores[users.unsqueeze(1), row_negatives])
+    # bfloat16 keeps 8 significant bits: a cosine is off by at most 2^-8 of the largest summand
+    tolerance = {"float32": {}, "bfloat16": {"atol": 2**-7, "rtol": 0.0}}[precision]
+    torch.testing.assert_close(neg, scores[users.unsqueeze(1), row_negatives], **tolerance)
     torch.testing.assert_close(model.score_all(users), scores[users])
 
 

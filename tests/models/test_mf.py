@@ -27,7 +27,7 @@ def naive_score(model: MF, user: int, item: int) -> float:
 @pytest.fixture(params=["cosine", "dot"])
 def model(request) -> MF:
     torch.manual_seed(0)
-    return MF(7, 11, dim=5, similarity=request.param, init_std=0.3, dropout=0.5).eval()
+    return MF(7, 11, dim=5, similarity=request.param, init_std=0.3, dropout=0.5, score_precision="float32").eval()
 
 
 def test_forward_shared_pool_matches_naive(model):

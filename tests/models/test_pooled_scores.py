@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from marginrank.models.pooled_scores import SPARSE_BELOW, PooledItemScores
+from marginrank.models.pooled_scores import SPARSE_BELOW, PooledItemScores, product_dtype
 
 N_ITEMS, DIM, BATCH, N = 13, 5, 7, 6
 
@@ -152,3 +152,29 @@ def test_mf_with_a_margin_loss_gets_the_same_gradient_through_the_sparse_handoff
     assert results[0][2].abs().sum() > 0
     for got, want in zip(*results):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["shared", "grouped", "per_example"])
+def test_bfloat16_products_give_scores_and_gradients_within_its_rounding(kind: str) -> None:
+    generator = torch.Generator().manual_seed(7)
+    user = torch.randn(BATCH, DIM, generator=generator)
+    table = torch.randn(N_ITEMS, DIM, generator=generator)
+    positives, pools = torch.randint(N_ITEMS, (BATCH,), generator=generator), pools_of(kind, generator)
+    weights = (torch.randn(BATCH, generator=generator), torch.randn(BATCH, N, generator=generator))
+    expected = grads(lambda u, t: reference(u, t, positives, pools, True), user, table, weights)
+    actual = grads(lambda u, t: PooledItemScores.apply(u, t, positives, pools, True, False, torch.bfloat16), user, table, weights)
+    assert all(got.dtype == torch.float32 for got in actual)
+    for got, want in zip(actual, expected):
+        scale = want.abs().max()
+        assert (got - want).abs().max() <= 2**-7 * scale  # 8 significant bits, a few summands
+        assert (got - want).abs().max() > 0  # the products did run in bfloat16
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bfloat16_only_where_the_cpu_multiplies_it_natively(monkeypatch, native: bool) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert product_dtype("auto", torch.device("cpu")) == (torch.bfloat16 if native else None)
+    assert product_dtype("float32", torch.device("cpu")) is None
+    assert product_dtype("bfloat16", torch.device("cpu")) == torch.bfloat16
+    assert product_dtype("auto", torch.device("meta")) is None

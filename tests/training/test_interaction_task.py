@@ -28,7 +28,7 @@ def data():
 @pytest.fixture(scope="module")
 def model(data):
     torch.manual_seed(0)
-    return MF(data.n_users, data.n_items, 16, init_std=0.1).eval()
+    return MF(data.n_users, data.n_items, 16, init_std=0.1, score_precision="float32").eval()
 
 
 def first_batch(task, epoch=1):

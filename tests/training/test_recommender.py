@@ -255,6 +255,21 @@ def test_user_uniform_positives_train_a_ranker_on_planted_data():
     assert users > 1.5 * popularity and users > 0.95 * pairs
 
 
+@pytest.mark.parametrize(("loss", "loss_params"), [("softmax", {"temperature": 0.1}), ("mmcl", {})])
+def test_bfloat16_pooled_products_train_as_well_as_float32(loss, loss_params):
+    """The dense backward (softmax) and the sparse one (a margin loss) in bfloat16: within 3% of
+    float32 on planted data (here 0.2062 against 0.2083 and 0.1878 against 0.1883), far above popularity."""
+    data = datasets.load("synthetic", n_users=1000, n_items=500)
+    settings = dict(loss=loss, loss_params=loss_params, negatives=100, group_size=16, exclude_positives=True,
+                    batch_size=1024, epochs=8, lr=3e-3, protocol="paper", patience=None, progress=False, seed=0,
+                    model_params={"init": "normal"})
+    full = Recommender(score_precision="float32", **settings).fit(data).metrics_["recall@20"]
+    half = Recommender(score_precision="bfloat16", **settings).fit(data).metrics_["recall@20"]
+    popularity = evaluate_popularity(data.train.matrix, data.test.matrix)["recall@20"]
+    assert full > 1.5 * popularity
+    assert half == pytest.approx(full, rel=0.03) and half != full
+
+
 def test_a_model_saved_before_the_model_registry_still_loads(tmp_path):
     """Files of the MF-only format keep MF's one own setting flat; they load as model "mf"."""
     data = datasets.load("synthetic", n_users=200, n_items=100)

@@ -59,6 +59,7 @@ HELP = {
     "similarity": "cosine (bounded, resists collapse) or dot",
     "dropout": "embedding dropout on the user vector",
     "init_std": "standard deviation of the initial embeddings",
+    "score_precision": "precision of the training products with the negatives: auto (bfloat16 on a CPU that multiplies it natively), float32 or bfloat16; evaluation is float32",
     "optimizer": "adam, adagrad or sgd",
     "lr": "learning rate (default: 3e-4 * sqrt(4096 / batch size))",
     "sparse": "sparse embedding gradients (lazy Adam: only rows a batch touches are updated)",

@@ -15,7 +15,7 @@ from marginrank.models.base import EmbeddingModel, check_batch, guarded, project
 from marginrank.models.dropout import Dropout
 from marginrank.models.mf import SIMILARITIES
 from marginrank.models.normalization import NormalizedLookup
-from marginrank.models.pooled_scores import PooledItemScores
+from marginrank.models.pooled_scores import PRECISIONS, PooledItemScores, product_dtype
 from marginrank.models.propagation import NormalizedGraph, Propagation
 
 GRAPH_BUFFERS = ("graph_users", "graph_items")
@@ -41,6 +41,8 @@ class LightGCN(EmbeddingModel):
         similarity: ``"cosine"`` [default] or ``"dot"``.
         dropout: dropout on the user vector after ``f``, training mode only [0.0].
         init_std: standard deviation of the normal init of ``e^(0)`` [1e-4]; the caller seeds torch.
+        score_precision: precision of the training products with the negatives' pools, as in
+            :class:`~marginrank.models.MF` [``"auto"``].
 
     Example:
         >>> import scipy.sparse as sp, torch
@@ -60,6 +62,7 @@ class LightGCN(EmbeddingModel):
         similarity: str = "cosine",
         dropout: float = 0.0,
         init_std: float = 1e-4,
+        score_precision: str = "auto",
     ) -> None:
         super().__init__()
         if not sp.issparse(pairs):
@@ -69,6 +72,7 @@ class LightGCN(EmbeddingModel):
             require_size(name, value)
         self.layers = require_integer("layers", layers, 0)
         self.similarity = require_choice("similarity", similarity, SIMILARITIES)
+        self.score_precision = require_choice("score_precision", score_precision, PRECISIONS)
         dropout = require_fraction("dropout", dropout, include_zero=True)
         self.n_users, self.n_items, self.dim = int(n_users), int(n_items), dim
         self.node_embedding = nn.Parameter(torch.empty(self.n_users + self.n_items, dim))
@@ -123,11 +127,12 @@ class LightGCN(EmbeddingModel):
         self._factors = None  # a training step follows: the weights are about to change
         nodes = self.propagated()
         cosine = self.similarity == "cosine"
+        dtype = product_dtype(self.score_precision, nodes.device)
         user_table, item_table = nodes[: self.n_users], nodes[self.n_users :]
         user = guarded("user", self.n_users, (users,), lambda: NormalizedLookup.apply(user_table, users, cosine, False))
         return guarded(
             "item", self.n_items, (pos_items, neg_items),
-            lambda: PooledItemScores.apply(self.dropout(user), item_table, pos_items, neg_items, cosine, False),
+            lambda: PooledItemScores.apply(self.dropout(user), item_table, pos_items, neg_items, cosine, False, dtype),
         )
 
     def regularization(self, users: Tensor, pos_items: Tensor, neg_items: Tensor) -> Tensor:
@@ -163,5 +168,6 @@ class LightGCN(EmbeddingModel):
     def extra_repr(self) -> str:
         return (
             f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}, layers={self.layers}, "
-            f"pairs={self.graph_users.numel()}, similarity={self.similarity!r}, dropout={self.dropout.p}"
+            f"pairs={self.graph_users.numel()}, similarity={self.similarity!r}, dropout={self.dropout.p}, "
+            f"score_precision={self.score_precision!r}"
         )

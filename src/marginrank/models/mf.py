@@ -12,7 +12,7 @@ from marginrank.checks import require_choice, require_fraction, require_positive
 from marginrank.models.base import EmbeddingModel, check_batch, guarded, project, require_size
 from marginrank.models.dropout import Dropout
 from marginrank.models.normalization import NormalizedLookup
-from marginrank.models.pooled_scores import PooledItemScores
+from marginrank.models.pooled_scores import PRECISIONS, PooledItemScores, product_dtype
 from marginrank.models.spectral_init import low_pass_factors
 
 SIMILARITIES = ("cosine", "dot")
@@ -40,6 +40,9 @@ class MF(EmbeddingModel):
             on the normalized vector, as in SimpleX/MMCL]. The same thing for ``"dot"``.
         init_std: standard deviation of the normal init [1e-4]; the caller seeds torch.
         sparse: ``nn.Embedding(sparse=True)`` tables, for row-wise updates (``RowAdam``, lazy Adam).
+        score_precision: precision of the training products with the negatives' pools: ``"auto"``
+            [default: bfloat16 on a CPU that multiplies it natively, else float32], ``"float32"`` or
+            ``"bfloat16"`` (:mod:`marginrank.models.pooled_scores`). Evaluation is always float32.
 
     Example:
         >>> import torch
@@ -61,6 +64,7 @@ class MF(EmbeddingModel):
         dropout_before_norm: bool = False,
         init_std: float = 1e-4,
         sparse: bool = False,
+        score_precision: str = "auto",
     ) -> None:
         super().__init__()
         for name, value in (("n_users", n_users), ("n_items", n_items), ("dim", dim)):
@@ -70,6 +74,7 @@ class MF(EmbeddingModel):
         init_std = require_positive("init_std", init_std)
         self.n_users, self.n_items, self.dim = n_users, n_items, dim
         self.similarity = similarity
+        self.score_precision = require_choice("score_precision", score_precision, PRECISIONS)
         self.user_embedding = nn.Embedding(n_users, dim, sparse=sparse)
         self.item_embedding = nn.Embedding(n_items, dim, sparse=sparse)
         nn.init.normal_(self.user_embedding.weight, std=init_std)
@@ -128,9 +133,10 @@ class MF(EmbeddingModel):
         check_batch(users, pos_items, neg_items)
         user = self.user_vectors(users)
         cosine, sparse = self.similarity == "cosine", self.item_embedding.sparse
+        dtype = product_dtype(self.score_precision, user.device)
         return guarded(
             "item", self.n_items, (pos_items, neg_items),
-            lambda: PooledItemScores.apply(user, self.item_embedding.weight, pos_items, neg_items, cosine, sparse),
+            lambda: PooledItemScores.apply(user, self.item_embedding.weight, pos_items, neg_items, cosine, sparse, dtype),
         )
 
     def regularization(self, users: Tensor, pos_items: Tensor, neg_items: Tensor) -> Tensor:
@@ -159,6 +165,7 @@ class MF(EmbeddingModel):
     def extra_repr(self) -> str:
         return (
             f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}, "
-            f"similarity={self.similarity!r}, dropout={self.dropout.p}, dropout_before_norm={self.dropout_before_norm}"
+            f"similarity={self.similarity!r}, dropout={self.dropout.p}, dropout_before_norm={self.dropout_before_norm}, "
+            f"score_precision={self.score_precision!r}"
         )
 
