@@ -202,9 +202,20 @@ def test_an_unknown_init_is_refused_by_name():
         MF.build(sp.csr_matrix(np.ones((3, 4))), dim=2, init="xavier")
 
 
-def test_the_svd_init_starts_training_ahead_of_a_random_one():
+@pytest.mark.parametrize("init", ["svd", "als"])
+def test_a_closed_form_init_starts_training_ahead_of_a_random_one(init):
     data = datasets.load("synthetic", n_users=400, n_items=200)
     settings = dict(negatives=20, epochs=1, protocol="paper", progress=False)
     normal = Recommender(model_params={"init": "normal"}, **settings).fit(data).metrics_["recall@20"]
-    svd = Recommender(**settings).fit(data).metrics_["recall@20"]
-    assert svd > 1.5 * normal
+    started = Recommender(model_params={"init": init}, **settings).fit(data).metrics_["recall@20"]
+    assert started > 1.5 * normal
+
+
+def test_the_default_init_is_the_als_start():
+    pairs = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 4))))
+    torch.manual_seed(0)
+    default = MF.build(pairs, dim=3, init_std=1e-9)
+    torch.manual_seed(0)
+    als = MF.build(pairs, dim=3, init="als", init_std=1e-9)
+    assert torch.equal(default.user_embedding.weight, als.user_embedding.weight)
+    assert torch.equal(default.item_embedding.weight, als.item_embedding.weight)

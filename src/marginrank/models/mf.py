@@ -13,10 +13,11 @@ from marginrank.models.base import EmbeddingModel, check_batch, guarded, project
 from marginrank.models.dropout import Dropout
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PRECISIONS, PooledItemScores, product_dtype
+from marginrank.models.implicit_als import als_start
 from marginrank.models.spectral_init import low_pass_factors
 
 SIMILARITIES = ("cosine", "dot")
-INITS = ("normal", "svd")
+INITS = ("normal", "svd", "als")
 
 
 class MF(EmbeddingModel):
@@ -83,16 +84,19 @@ class MF(EmbeddingModel):
         self.dropout_before_norm = dropout_before_norm
 
     @classmethod
-    def build(cls, pairs: sp.csr_matrix, *, init: str = "svd", **settings: object) -> Self:
-        """An MF with one row per user and item of ``pairs``; ``init = "svd"`` [default] adds to the
-        normal init the low-pass factors of ``pairs`` (:mod:`marginrank.models.spectral_init`), seeded
-        by torch, so that training starts from the closed-form filter's ranking; ``"normal"`` starts from
-        the normal init alone, as SimpleX and MMCL do."""
+    def build(cls, pairs: sp.csr_matrix, *, init: str = "als", **settings: object) -> Self:
+        """An MF with one row per user and item of ``pairs``, started from a closed-form recommender
+        of ``pairs`` added to the normal init (seeded by torch), so that training starts from its ranking:
+        ``init = "als"`` [default] two sweeps of implicit-feedback ALS from the low-pass items
+        (:func:`marginrank.models.implicit_als.als_start`), ``"svd"`` the low-pass filter alone
+        (:mod:`marginrank.models.spectral_init`); ``"normal"`` starts from the normal init alone, as
+        SimpleX and MMCL do."""
         require_choice("init", init, INITS)
         model = cls(*pairs.shape, **settings)
-        if init == "svd":
+        if init != "normal":
             seed = int(torch.randint(0, 2**31 - 1, ()).item())
-            users, items = low_pass_factors(pairs, model.dim, seed)
+            start = als_start if init == "als" else low_pass_factors
+            users, items = start(pairs, model.dim, seed)
             with torch.no_grad():
                 model.user_embedding.weight.add_(torch.from_numpy(users))
                 model.item_embedding.weight.add_(torch.from_numpy(items))

@@ -40,6 +40,14 @@ def low_pass_factors(
     >>> bool((scores[:3, :4].min() > scores[:3, 4:].max()) and (scores[3:, 4:].min() > scores[3:, :4].max()))
     True
     """
+    users, items = low_pass(pairs, dim - 1, seed)
+    return cosine_ready(users, items, dim, scale)
+
+
+def low_pass(pairs: sp.csr_matrix, rank: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(users [n_users, rank], items [n_items, rank])``: ``V`` the top ``rank`` right singular
+    vectors of ``D_u^-1/2 R D_i^-1/2`` (fewer columns where the matrix is smaller; zero beyond them)
+    and ``users = R D_i^-1/2 V``, whose dot products are the low-pass filter's scores."""
     binary = (sp.csr_matrix(pairs) != 0).astype(np.float32)
     user_degree = np.maximum(np.asarray(binary.sum(axis=1)).ravel(), 1.0)
     item_degree = np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1.0)
@@ -47,14 +55,23 @@ def low_pass_factors(
     matrix = torch.sparse_coo_tensor(
         np.vstack([normalized.row, normalized.col]), normalized.data, normalized.shape, check_invariants=True
     )
-    rank = min(dim - 1, *binary.shape)
-    items = np.zeros((binary.shape[1], dim), dtype=np.float32)
-    if rank > 0:
+    found = min(rank, *binary.shape)
+    items = np.zeros((binary.shape[1], rank), dtype=np.float32)
+    if found > 0:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            _, _, right = torch.svd_lowrank(matrix, q=rank, niter=POWER_ITERATIONS)
-        items[:, :rank] = right.numpy()
+            _, _, right = torch.svd_lowrank(matrix, q=found, niter=POWER_ITERATIONS)
+        items[:, :found] = right.numpy()
     users = np.asarray(binary @ (items * item_degree[:, None] ** -0.5), dtype=np.float32)
+    return users, items
+
+
+def cosine_ready(users: np.ndarray, items: np.ndarray, dim: int, scale: float = ROW_SCALE) -> tuple[np.ndarray, np.ndarray]:
+    """Factors ``[n, dim]`` from ``[n, dim - 1]`` ones, ranking as their dot products do under dot
+    and under cosine scores: items get ``sqrt(M^2 - |v_i|^2)`` in the last coordinate (users 0), so
+    every item has norm ``M``; then users are scaled to norm ``scale`` and items to at most ``scale``."""
+    users = np.hstack([users, np.zeros((len(users), 1), dtype=np.float32)])
+    items = np.hstack([items, np.zeros((len(items), 1), dtype=np.float32)])
     norms = np.linalg.norm(items, axis=1)
     largest = norms.max()
     if largest == 0:

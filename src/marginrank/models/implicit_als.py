@@ -1,0 +1,102 @@
+"""Alternating least squares for implicit feedback: a few sweeps that refine factors in seconds.
+
+The objective of Hu, Koren and Volinsky (ICDM 2008), with confidence ``1 + alpha`` on the observed
+pairs and 1 elsewhere:
+
+    sum_{u,i} c_ui (p_ui - x_u . y_i)^2 + reg (|x_u|^2 + |y_i|^2),   p_ui = 1 on observed pairs, else 0.
+
+With the items fixed, user ``u``'s factors solve ``(Y^T Y + alpha Y_u^T Y_u + reg I) x_u =
+(1 + alpha) sum_{i in u} y_i``. Each half-sweep takes a few conjugate-gradient steps from the current
+factors (Takacs, Pilaszy and Tikk, RecSys 2011), for every user at once: the product with the
+system matrix is one dense ``X (Y^T Y)``, one sampled product on the pattern of ``R``
+(``torch.sparse.sampled_addmm``) and one sparse product (``torch.sparse.mm``), never a per-user
+Gram matrix. A sweep over Yelp2018 at 63 factors takes about half a second on one thread.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from marginrank.models.spectral_init import cosine_ready, low_pass
+
+CG_STEPS = 3
+START_SWEEPS, START_ALPHA, START_REGULARIZATION = 2, 20.0, 0.1  # als_start, measured on Yelp2018 and Gowalla
+
+
+def als_sweeps(
+    pairs: sp.spmatrix, users: Tensor, items: Tensor, sweeps: int, *, alpha: float, regularization: float
+) -> tuple[Tensor, Tensor]:
+    """``(users, items)`` after ``sweeps`` sweeps (users, then items) from the given float32 factors.
+
+    >>> pairs = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 4))))   # two blocks of users and items
+    >>> users, items = als_sweeps(pairs, torch.rand(6, 2), torch.rand(8, 2), 3, alpha=10.0, regularization=0.1)
+    >>> scores = users @ items.T
+    >>> bool((scores[:3, :4].min() > scores[:3, 4:].max()) and (scores[3:, 4:].min() > scores[3:, :4].max()))
+    True
+    """
+    by_user = _binary_csr(pairs)
+    by_item = _binary_csr(sp.csr_matrix(pairs).T)
+    for _ in range(sweeps):
+        users = _solve(by_user, items, users, alpha, regularization)
+        items = _solve(by_item, users, items, alpha, regularization)
+    return users, items
+
+
+def _binary_csr(matrix: sp.spmatrix) -> Tensor:
+    """The pattern of ``matrix`` as a torch CSR tensor of ones (float32), indices sorted."""
+    binary = (sp.csr_matrix(matrix) != 0).astype(np.float32).tocsr()
+    binary.sort_indices()
+    with warnings.catch_warnings():  # torch calls its CSR layout beta; these kernels are the ones used here
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(binary.indptr.astype(np.int64)), torch.from_numpy(binary.indices.astype(np.int64)),
+            torch.from_numpy(binary.data), binary.shape, check_invariants=False,
+        )
+
+
+def _solve(pattern: Tensor, fixed: Tensor, start: Tensor, alpha: float, regularization: float) -> Tensor:
+    """Conjugate-gradient steps on every row's system, from ``start``; ``pattern`` is rows x fixed rows."""
+    gram = fixed.T @ fixed
+    fixed_columns = fixed.T.contiguous()
+
+    def system(vectors: Tensor) -> Tensor:
+        observed = torch.sparse.sampled_addmm(pattern, vectors, fixed_columns, beta=0.0, alpha=alpha)
+        return vectors @ gram + regularization * vectors + torch.sparse.mm(observed, fixed)
+
+    solution = start.clone()
+    residual = torch.sparse.mm(pattern, fixed) * (1 + alpha) - system(solution)
+    direction = residual.clone()
+    squared = (residual * residual).sum(dim=1, keepdim=True)
+    for _ in range(CG_STEPS):
+        product = system(direction)
+        step = squared / (direction * product).sum(dim=1, keepdim=True).clamp_min(1e-20)
+        solution += step * direction
+        residual -= step * product
+        new_squared = (residual * residual).sum(dim=1, keepdim=True)
+        direction = residual + (new_squared / squared.clamp_min(1e-20)) * direction
+        squared = new_squared
+    return solution
+
+
+def als_start(pairs: sp.csr_matrix, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(users [n_users, dim], items [n_items, dim])``: the low-pass items (largest norm 1), then
+    ``START_SWEEPS`` sweeps of ALS, made ready for cosine scores
+    (:func:`~marginrank.models.spectral_init.cosine_ready`).
+
+    Measured here (Recall@20 before any training step, 63 factors): Yelp2018 0.0620 and Gowalla
+    0.1553 after two sweeps from the low-pass items, against 0.0583 and 0.1310 for the low-pass
+    start alone and 0.0602 and 0.1484 after four sweeps from a random start; the tuned ``implicit``
+    ALS of ``benchmarks/anytime.py`` needs four to eight iterations at 64 factors for 0.0615 and 0.1518.
+    """
+    users, items = low_pass(pairs, dim - 1, seed)
+    largest = np.linalg.norm(items, axis=1).max()
+    items = torch.from_numpy(items / largest if largest > 0 else items)
+    users, items = als_sweeps(
+        pairs, torch.zeros(users.shape), items, START_SWEEPS, alpha=START_ALPHA, regularization=START_REGULARIZATION
+    )
+    return cosine_ready(users.numpy(), items.numpy(), dim)
