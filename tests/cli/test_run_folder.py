@@ -101,6 +101,7 @@ def test_a_last_pt_copied_from_another_run_of_the_same_shape_is_refused(tmp_path
     assert main(["train", *QUICK, "--epochs", "1", "--data", str(pairs_csv), "--out", str(ours)]) == 0
     assert main(["train", *QUICK, "--epochs", "1", "--data", str(other_csv), "--out", str(theirs)]) == 0
     (ours / "last.pt").write_bytes((theirs / "last.pt").read_bytes())
+    (ours / "best.pt").write_bytes((theirs / "best.pt").read_bytes())  # a consistent pair of checkpoints
     before = contents(ours)
     capsys.readouterr()
     assert main(["train", "--resume", "--quiet", "--epochs", "2", "--out", str(ours)]) == 2
