@@ -117,6 +117,17 @@ def test_early_stopping_and_best_epoch(data):
     assert result.stopped == "early_stopping" and len(result.history) == 2 and result.best_epoch == 1
 
 
+def test_a_start_no_epoch_beats_is_kept_but_patience_counts_from_the_best_trained_epoch(data):
+    """A strong start (0.9) and trained epochs that climb below it, then stall: training runs while
+    the trained epochs improve, stops ``patience`` evaluations after their best, and keeps the start."""
+    values = iter([0.9, 0.5, 0.6, 0.7, 0.7, 0.65, 0.8])
+    trainer = make_trainer(data, patience=2, evaluate_start=True)
+    trainer.evaluator = lambda model: {"recall@20": next(values)}
+    result = trainer.fit(epochs=10)
+    assert [r["epoch"] for r in result.history] == [0, 1, 2, 3, 4, 5]
+    assert result.stopped == "early_stopping" and result.best_epoch == 0
+
+
 def test_a_resumed_run_that_stopped_early_stays_stopped_unless_patience_grows(data, tmp_path):
     assert frozen(make_trainer(data, patience=1, run_dir=tmp_path)).fit(epochs=10).stopped == "early_stopping"
     resumed = frozen(make_trainer(data, patience=1, run_dir=tmp_path)).fit(epochs=10, resume=True)

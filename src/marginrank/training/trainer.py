@@ -78,8 +78,9 @@ class Trainer:
     - ``l2`` multiplies ``model.regularization(*scores.rows)`` (the rows the batch uses).
     - ``constraints`` (e.g. a norm constraint) run on the model after every optimizer step.
     - ``evaluator(model) -> metrics`` every ``eval_every`` epochs; ``monitor`` (e.g. ``"recall@20"``)
-      picks the best epoch and drives early stopping after ``patience`` evaluations without
-      improvement. ``scheduler`` is either a ``ReduceLROnPlateau`` (mode max), stepped with the
+      picks the best epoch and drives early stopping after ``patience`` evaluations of trained
+      epochs without improvement over the best trained epoch (the start of ``evaluate_start`` can
+      be the best epoch but does not start the count). ``scheduler`` is either a ``ReduceLROnPlateau`` (mode max), stepped with the
       monitored value at each evaluation, or any other torch schedule (e.g.
       :func:`~marginrank.training.schedules.cosine_decay`), stepped after every optimizer step.
       ``evaluated_on`` names the evaluator's split (e.g. ``"validation"``) in the progress lines.
@@ -240,7 +241,7 @@ class Trainer:
     def _evaluate_start(self) -> None:
         """Epoch 0: the model as built, evaluated and kept as the best so far."""
         record: dict[str, Any] = {"epoch": 0, "lr": self.optimizer.param_groups[0]["lr"]}
-        self._evaluate(record, schedule=False)
+        self._evaluate(record, trained=False)
         record["elapsed"] = time.perf_counter() - self.clock
         self._record(record)
         if self.run_dir is not None:
@@ -338,7 +339,8 @@ class Trainer:
         """The weights that evaluations and collapse checks see: the average where one is kept."""
         return nullcontext() if self.average is None else self.average.applied()
 
-    def _evaluate(self, record: dict[str, Any], *, schedule: bool = True) -> str:
+    def _evaluate(self, record: dict[str, Any], *, trained: bool = True) -> str:
+        """Evaluate, keep the best epoch; after a ``trained`` epoch (not the start) count patience and step a plateau schedule."""
         self.model.eval()
         start = time.perf_counter()
         with self._evaluated_weights():
@@ -348,14 +350,14 @@ class Trainer:
             if self.monitor not in metrics:
                 raise MarginRankError(f"monitored metric {self.monitor!r} is not computed; available: {sorted(metrics)}")
             value = metrics[self.monitor]
-            improved = self.best_epoch is None or value > self.best_metrics[self.monitor]
-            if improved:
-                self.best_epoch, self.best_metrics, self.stale_evaluations = self.epoch, dict(metrics), 0
+            if self.best_epoch is None or value > self.best_metrics[self.monitor]:
+                self.best_epoch, self.best_metrics = self.epoch, dict(metrics)
                 self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        if not improved:
-            self.stale_evaluations += 1
+        if trained:  # patience counts from the best trained epoch
+            earlier = [r["metrics"][self.monitor] for r in self.history if r["epoch"] > 0 and "metrics" in r]
+            self.stale_evaluations = 0 if not earlier or value > max(earlier) else self.stale_evaluations + 1
         record["best_epoch"] = self.best_epoch
-        if schedule and isinstance(self.scheduler, ReduceLROnPlateau):
+        if trained and isinstance(self.scheduler, ReduceLROnPlateau):
             rates = [group["lr"] for group in self.optimizer.param_groups]
             self.scheduler.step(value)
             cut = any(group["lr"] < rate for group, rate in zip(self.optimizer.param_groups, rates))
@@ -365,7 +367,7 @@ class Trainer:
         return "early_stopping" if self._out_of_patience() else "completed"
 
     def _out_of_patience(self) -> bool:
-        """Whether ``patience`` evaluations in a row went without improvement."""
+        """Whether ``patience`` evaluations of trained epochs in a row went without improvement."""
         return self.patience is not None and self.stale_evaluations >= self.patience
 
     def restore_best(self) -> None:
