@@ -21,10 +21,10 @@ MIN_BLOCKS_PER_K = 4  # below this many blocks per kept block, a plain topk is a
 def top_k(scores: Tensor, k: int, block: int = BLOCK) -> tuple[Tensor, Tensor]:
     """``(values [rows, k], columns [rows, k])``: each row's k largest scores, descending, and their columns.
 
-    >>> scores = torch.tensor([[0.0, 5.0, 1.0, 3.0, 2.0, 4.0, -1.0]])
-    >>> values, columns = top_k(scores, 3, block=2)
+    >>> scores = (torch.arange(42.0) * 7).remainder(43).unsqueeze(0)   # distinct values, scattered
+    >>> values, columns = top_k(scores, 3, block=4)                      # 10 full blocks and a partial one
     >>> values.tolist(), columns.tolist()
-    ([[5.0, 4.0, 3.0]], [[1, 5, 3]])
+    ([[42.0, 41.0, 40.0]], [[6, 12, 18]])
     """
     rows, n = scores.shape
     blocks = n // block
