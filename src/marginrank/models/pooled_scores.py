@@ -107,7 +107,8 @@ class PooledItemScores(torch.autograd.Function):
     ``G < B`` (one pool per ``ceil(B / G)`` consecutive rows: a batched product) or ``[B, N]``
     (per-example negatives). The item table ``E`` is an input, so its gradient is formed directly
     instead of through a gathered ``[G, N, d]`` copy. ``dtype`` is the precision of the dense
-    products with the pools (:func:`product_dtype`; None: the scores' own).
+    products with shared or grouped pools (:func:`product_dtype`; None: the scores' own); per-example
+    negatives keep the scores' own.
 
     With a dense table gradient (``sparse=False``) the whole table is normalized once and the
     gradient of ``f(E)`` is summed per item before one normalization backward; the active entries
@@ -144,6 +145,8 @@ class PooledItemScores(torch.autograd.Function):
             neg_scores = product(user, pool_unit.T, dtype)
         else:
             groups, size = pools.shape[0], rows_per_pool(batch, pools)
+            if size == 1:  # per-example negatives: matrix-vector products, no faster in bfloat16
+                dtype = None
             neg_scores = product(grouped(user, groups, size), pool_unit.transpose(1, 2), dtype).reshape(-1, pools.shape[-1])[:batch]
         ctx.save_for_backward(
             user, positives, pools, pos_unit, pos_inverse, pool_unit, pool_inverse, table_unit, table_inverse
