@@ -4,7 +4,7 @@ against implicit's ALS tuned over factors, regularization and alpha, on Yelp2018
 Every figure is measured in one run of this script, one job after the other on the same machine:
 
 - marginrank: ``Recommender(protocol="paper", time_limit=...)``, with nothing else set for
-  ``defaults`` and ``loss="bsl", negatives=800`` for the row; a point per evaluation (the low-pass
+  ``defaults`` and ``loss="bsl", negatives=800`` for the row; a point per evaluation (the closed-form
   start, epoch 0, then every epoch) at the seconds elapsed since ``fit`` began, model building,
   training and every evaluation included.
 - implicit ALS (not a dependency: installed into ``benchmarks/out/implicit-venv``, reused once
@@ -18,7 +18,8 @@ A method's figure at a budget is the best Recall@20 of its points within the bud
 every setting of the grid, tuned on the test split; for marginrank the run's best epoch, chosen on
 the test split as the papers' protocol does). Both use the LightGCN splits' test pairs.
 
-Writes benchmarks/results/anytime.{json,md,png}. ``--seconds`` caps each marginrank run.
+Writes benchmarks/results/anytime.{json,md,png}. ``--seconds`` caps each marginrank run; ``--only``
+measures some datasets again, keeping the others' figures (each dataset's figures come from one run).
 """
 
 from __future__ import annotations
@@ -256,8 +257,10 @@ def main() -> int:
     from marginrank.atomic import atomic_write_text
 
     torch.set_num_threads(THREADS)
+    earlier = args.out.with_suffix(".json")
+    kept = json.loads(earlier.read_text())["datasets"] if earlier.exists() else {}
     result = {"threads": THREADS, "als_grid": ALS_GRID, "snapshots": SNAPSHOTS, "seconds_per_run": args.seconds,
-              "datasets": {}}
+              "datasets": {name: figures for name, figures in kept.items() if name not in args.only}}
     for name in args.only:
         if not (SHARED / name / "train.txt").exists():
             print(f"skipped {name}: no LightGCN split under {SHARED} (set MARGINRANK_SHARED_DATA)")
