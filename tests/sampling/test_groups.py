@@ -11,7 +11,7 @@ from marginrank.sampling.layout import per_row
 @pytest.mark.parametrize(("batch", "group_size"), [(10, 4), (9, 4), (8, 8), (7, 1), (12, 5)])
 def test_grouped_pools_score_like_per_example_negatives(batch, group_size):
     torch.manual_seed(0)
-    model = MF(20, 40, 8).eval()
+    model = MF(20, 40, 8, score_precision="float32").eval()
     sampler = UniformSampler(40, 6, shared=True, group_size=group_size, seed=1)
     users, items = torch.arange(batch), torch.arange(batch)
     pools = sampler.sample(users)
