@@ -11,9 +11,9 @@ from torch import Tensor, nn
 from marginrank.checks import require_choice, require_fraction, require_positive
 from marginrank.models.base import EmbeddingModel, check_batch, guarded, project, require_size
 from marginrank.models.dropout import Dropout
+from marginrank.models.implicit_als import als_start
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PRECISIONS, PooledItemScores, product_dtype
-from marginrank.models.implicit_als import als_start
 from marginrank.models.spectral_init import low_pass_factors
 
 SIMILARITIES = ("cosine", "dot")
@@ -41,7 +41,7 @@ class MF(EmbeddingModel):
             on the normalized vector, as in SimpleX/MMCL]. The same thing for ``"dot"``.
         init_std: standard deviation of the normal init [1e-4]; the caller seeds torch.
         sparse: ``nn.Embedding(sparse=True)`` tables, for row-wise updates (``RowAdam``, lazy Adam).
-        score_precision: precision of the training products with the negatives' pools: ``"auto"``
+        score_precision: precision of the training products with shared or grouped pools: ``"auto"``
             [default: bfloat16 on a CPU that multiplies it natively, else float32], ``"float32"`` or
             ``"bfloat16"`` (:mod:`marginrank.models.pooled_scores`). Evaluation is always float32.
 
