@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from marginrank.models import pooled_scores
 from marginrank.models.pooled_scores import SPARSE_BELOW, PooledItemScores, product_dtype
 
 N_ITEMS, DIM, BATCH, N = 13, 5, 7, 6
@@ -183,8 +184,7 @@ def test_per_example_negatives_keep_float32_products() -> None:
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_is_bfloat16_only_where_the_cpu_multiplies_it_natively(monkeypatch, native: bool) -> None:
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(pooled_scores, "cpu_multiplies_bfloat16", lambda: native)
     assert product_dtype("auto", torch.device("cpu")) == (torch.bfloat16 if native else None)
     assert product_dtype("float32", torch.device("cpu")) is None
     assert product_dtype("bfloat16", torch.device("cpu")) == torch.bfloat16

@@ -18,6 +18,8 @@ on one thread.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -34,10 +36,15 @@ def product_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype of the pooled products, None for the scores' own: ``"auto"`` is bfloat16 on a CPU
     that multiplies it natively, the scores' own elsewhere (a GPU's float32 products are not the
     bottleneck)."""
-    native = device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    if precision == "bfloat16" or (precision == "auto" and native):
+    if precision == "bfloat16" or (precision == "auto" and device.type == "cpu" and cpu_multiplies_bfloat16()):
         return torch.bfloat16
     return None
+
+
+@functools.cache
+def cpu_multiplies_bfloat16() -> bool:
+    """Whether this CPU has native bfloat16 products (AVX512-BF16 or AMX), asked once per process."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 def product(left: Tensor, right: Tensor, dtype: torch.dtype | None) -> Tensor:

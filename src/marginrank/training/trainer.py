@@ -80,9 +80,10 @@ class Trainer:
     - ``evaluator(model) -> metrics`` every ``eval_every`` epochs; ``monitor`` (e.g. ``"recall@20"``)
       picks the best epoch and drives early stopping after ``patience`` evaluations of trained
       epochs without improvement over the best trained epoch (the start of ``evaluate_start`` can
-      be the best epoch but does not start the count). ``scheduler`` is either a ``ReduceLROnPlateau`` (mode max), stepped with the
-      monitored value at each evaluation, or any other torch schedule (e.g.
-      :func:`~marginrank.training.schedules.cosine_decay`), stepped after every optimizer step.
+      be the best epoch but does not start the count). ``scheduler`` is either a
+      ``ReduceLROnPlateau`` (mode max), stepped with the monitored value at each evaluation, or
+      any other torch schedule (e.g. :func:`~marginrank.training.schedules.cosine_decay`), stepped
+      after every optimizer step.
       ``evaluated_on`` names the evaluator's split (e.g. ``"validation"``) in the progress lines.
       ``restore_best_on_lr_cut`` reloads the best epoch's weights whenever the plateau scheduler
       cuts the learning rate (RecBox's plateau schedule), so the lower rate starts from the best
