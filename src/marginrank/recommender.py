@@ -50,6 +50,7 @@ from marginrank.metrics.full_ranking import cut_offs
 from marginrank.metrics.ranking import METRIC_NAMES, METRICS
 from marginrank.metrics.split_checks import check_evaluation_split
 from marginrank.models import SIMILARITIES
+from marginrank.models.base import RANKING_SIMILARITIES
 from marginrank.models.pooled_scores import PRECISIONS
 from marginrank.models import registry as models
 from marginrank.models.base import EmbeddingModel
@@ -91,7 +92,7 @@ class RecommenderParams:
     number of training pairs by :mod:`marginrank.training.batch_scaling` (:meth:`for_pairs`): the
     fast path the reproduction runs use.
 
-    ``dim``, ``similarity``, ``dropout``, ``init_std``, ``score_precision`` and ``sparse`` are the embedding settings
+    ``dim``, ``similarity``, ``ranking_similarity``, ``dropout``, ``init_std``, ``score_precision`` and ``sparse`` are the embedding settings
     every model takes; ``model_params`` holds the chosen model's own (LightGCN's ``layers``, MF's
     ``dropout_before_norm``). ``miner_params`` and ``loss_params`` likewise belong to the chosen
     miner and loss.
@@ -118,6 +119,7 @@ class RecommenderParams:
     top_k_refresh_every: int = 20
     dim: int = 64
     similarity: str = "cosine"
+    ranking_similarity: str = "same"  # or "cosine", "dot": the score evaluation and recommend rank by
     dropout: float = 0.1
     init_std: float = 1e-4
     score_precision: str = "auto"
@@ -184,6 +186,7 @@ SETTING_CHECKS: tuple[tuple[str, Callable[[RecommenderParams], object]], ...] = 
     _own("model", require_choice, models.available()),
     _own("miner", require_optional, require_choice, miners.available()),
     _own("similarity", require_choice, SIMILARITIES),
+    _own("ranking_similarity", require_choice, RANKING_SIMILARITIES),
     _own("score_precision", require_choice, PRECISIONS),
     _own("negatives", require_integer, 1),
     _own("top_k_weight", require_integer, 0, TOP_K_SAMPLES),
@@ -343,6 +346,7 @@ class Recommender:
         top_k_refresh_every: int = 20,
         dim: int = 64,
         similarity: str = "cosine",
+        ranking_similarity: str = "same",
         dropout: float = 0.1,
         init_std: float = 0.0001,
         score_precision: str = "auto",
@@ -578,7 +582,8 @@ class Recommender:
         """The registered model for the training ``pairs`` (the pairs it trains on: a graph model's graph)."""
         p = self.params
         return models.build(
-            p.model, pairs, dim=p.dim, similarity=p.similarity, dropout=p.dropout, init_std=p.init_std,
+            p.model, pairs, dim=p.dim, similarity=p.similarity, ranking_similarity=p.ranking_similarity,
+            dropout=p.dropout, init_std=p.init_std,
             score_precision=p.score_precision, sparse=p.sparse, **p.model_params,
         )
 

@@ -65,6 +65,24 @@ def test_training_scores_are_the_factor_products(name, pairs, layout, precision)
     torch.testing.assert_close(model.score_all(users), scores[users])
 
 
+@pytest.mark.parametrize("similarity", ["cosine", "dot"])
+def test_ranking_similarity_changes_what_ranks_not_what_trains(name, pairs, similarity):
+    same = build(name, pairs, similarity=similarity).eval()
+    other = "dot" if similarity == "cosine" else "cosine"
+    ranked = build(name, pairs, similarity=similarity, ranking_similarity=other).eval()
+    users, positives, negatives = torch.tensor([0, 3, 5]), torch.tensor([1, 2, 8]), torch.tensor([4, 5, 6])
+    for left, right in zip(same(users, positives, negatives), ranked(users, positives, negatives)):
+        torch.testing.assert_close(left, right)  # the same weights train the same way
+    raw_users, raw_items = ranked.user_factors("dot"), ranked.item_factors("dot")
+    norms = (raw_users.norm(dim=1, keepdim=True), raw_items.norm(dim=1, keepdim=True))
+    expected = {"dot": raw_users @ raw_items.T, "cosine": (raw_users / norms[0]) @ (raw_items / norms[1]).T}
+    torch.testing.assert_close(same.score_all(users), expected[similarity][users])
+    torch.testing.assert_close(ranked.score_all(users), expected[other][users])
+    torch.testing.assert_close(ranked.user_factors(similarity) @ ranked.item_factors(similarity).T, expected[similarity])
+    with pytest.raises(MarginRankError, match="ranking_similarity"):
+        build(name, pairs, ranking_similarity="euclidean")
+
+
 def test_a_loss_on_the_scores_moves_the_weights(name, pairs):
     model = build(name, pairs).train()
     before = [p.detach().clone() for p in model.parameters()]

@@ -64,7 +64,7 @@ def test_duplicate_pairs_count_once():
 def test_factors_are_cached_until_the_weights_change(pairs):
     model = LightGCN(pairs, dim=4, layers=2, init_std=0.3).eval()
     first = model.item_factors()
-    assert model._factors_now() is model._factors_now()
+    assert model._propagated_now() is model._propagated_now()
     with torch.no_grad():
         model.node_embedding.add_(1.0)  # as an optimizer step or a loaded state changes it
     assert not torch.allclose(model.item_factors(), first)

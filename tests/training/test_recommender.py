@@ -10,7 +10,7 @@ from marginrank.recommender import RecommenderParams
 from marginrank.data import Dataset, Interactions, read_delimited
 from marginrank.errors import MarginRankError, SettingError
 from marginrank.guards import NormConstraint
-from marginrank.metrics import TrainingOverlapWarning, evaluate_popularity
+from marginrank.metrics import TrainingOverlapWarning, evaluate_embeddings, evaluate_popularity
 from marginrank.models import MF
 from marginrank.training import CollapseWarning
 from marginrank.training.batches import PairBatches
@@ -268,6 +268,20 @@ def test_bfloat16_pooled_products_train_as_well_as_float32(loss, loss_params):
     popularity = evaluate_popularity(data.train.matrix, data.test.matrix)["recall@20"]
     assert full > 1.5 * popularity
     assert half == pytest.approx(full, rel=0.03) and half != full
+
+
+def test_ranking_similarity_is_what_evaluation_and_recommend_rank_by_and_is_saved(tmp_path):
+    data = datasets.load("synthetic", n_users=300, n_items=200)
+    rec = Recommender(model="lightgcn", model_params={"layers": 1}, sampler="in-batch", loss="bsl", batch_size=256,
+                      ranking_similarity="dot", epochs=2, lr=3e-3, protocol="none", progress=False, seed=0).fit(data)
+    users, items = rec.model.user_factors("dot"), rec.model.item_factors("dot")
+    assert rec.evaluate(data.test) == pytest.approx(evaluate_embeddings(users, items, data.train.matrix, data.test.matrix))
+    assert rec.evaluate(data.test) != pytest.approx(evaluate_embeddings(
+        users, items, data.train.matrix, data.test.matrix, similarity="cosine"))
+    rec.save(tmp_path / "model.pt")
+    again = Recommender.load(tmp_path / "model.pt")
+    assert again.params.ranking_similarity == "dot" and again.model.ranking_similarity == "dot"
+    np.testing.assert_array_equal(again.recommend([0, 1], k=5)[0], rec.recommend([0, 1], k=5)[0])
 
 
 def test_a_model_saved_before_the_model_registry_still_loads(tmp_path):

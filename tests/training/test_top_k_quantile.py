@@ -13,15 +13,19 @@ from marginrank.training import Evaluator, InteractionTask, TopKQuantile, TopKRe
 
 
 class Factors:
-    """A scorer with fixed vectors: scores = users @ items.T."""
+    """A scorer with fixed vectors: scores = users @ items.T under its one similarity."""
+
+    similarity = "dot"
 
     def __init__(self, users: torch.Tensor, items: torch.Tensor) -> None:
         self.users, self.items = users, items
 
-    def user_factors(self) -> torch.Tensor:
+    def user_factors(self, similarity: str | None = None) -> torch.Tensor:
+        assert similarity in (None, self.similarity)
         return self.users
 
-    def item_factors(self) -> torch.Tensor:
+    def item_factors(self, similarity: str | None = None) -> torch.Tensor:
+        assert similarity in (None, self.similarity)
         return self.items
 
 

@@ -2,10 +2,10 @@
 :mod:`marginrank.models.registry`) and :class:`MLPScorer` (items as features,
 :class:`Standardized` for raw features)."""
 
-from marginrank.models.base import ChunkScorer, EmbeddingModel, FactorScorer, PairScorer
+from marginrank.models.base import SIMILARITIES, ChunkScorer, EmbeddingModel, FactorScorer, PairScorer
 from marginrank.models.ensemble import ScoreEnsemble
 from marginrank.models.lightgcn import LightGCN
-from marginrank.models.mf import MF, SIMILARITIES
+from marginrank.models.mf import MF
 from marginrank.models.mlp import MLPScorer
 from marginrank.models.registry import MODELS
 from marginrank.models.standardized import Standardized

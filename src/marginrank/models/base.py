@@ -3,7 +3,9 @@
 - :class:`PairScorer`: ``model(users [B], pos_items [B], neg_items) -> (pos [B], neg [B, N])`` and
   ``regularization(users, pos_items, neg_items)``: what a training task calls.
 - :class:`FactorScorer`: ``user_factors() [n_users, d]`` and ``item_factors() [n_items, d]`` whose dot
-  product is the score: what evaluation, collapse checks, top-K thresholds and export read.
+  product is the ranking score: what evaluation, collapse checks and export read;
+  ``user_factors(similarity)`` gives them under another similarity (top-K thresholds ask for the
+  training score's).
 - :class:`ChunkScorer`: ``score_all(users [B]) -> [B, n_items]``: the least a model needs for
   full-ranking evaluation and ``recommend``.
 
@@ -22,10 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from marginrank.checks import require_choice
 from marginrank.errors import MarginRankError
 from marginrank.sampling.layout import rows_per_pool
 
 T = TypeVar("T")
+SIMILARITIES = ("cosine", "dot")
+RANKING_SIMILARITIES = ("same", *SIMILARITIES)
 
 
 @runtime_checkable
@@ -42,11 +47,15 @@ class PairScorer(Protocol):
 
 @runtime_checkable
 class FactorScorer(Protocol):
-    """A model whose score is the dot product of a user row and an item row."""
+    """A model whose score is the dot product of a user row and an item row; ``similarity``
+    (``"cosine"`` or ``"dot"``) asks for the rows under that similarity instead of the model's
+    ranking similarity."""
 
-    def user_factors(self) -> Tensor: ...
+    similarity: str
 
-    def item_factors(self) -> Tensor: ...
+    def user_factors(self, similarity: str | None = None) -> Tensor: ...
+
+    def item_factors(self, similarity: str | None = None) -> Tensor: ...
 
 
 @runtime_checkable
@@ -63,20 +72,35 @@ class EmbeddingModel(nn.Module):
 
     Subclasses implement ``forward`` and ``regularization`` (:class:`PairScorer`), ``user_factors``
     and ``item_factors`` (:class:`FactorScorer`) and ``build``.
+
+    ``similarity`` is the training score; ``ranking_similarity`` the score that evaluation,
+    ``score_all`` and ``recommend`` rank by: ``"same"`` (the training score), ``"cosine"`` or
+    ``"dot"``. Ranking a cosine-trained model by the dot product of its raw vectors adds each
+    item's norm, which training leaves free, to its score: the BSL authors' LightGCN runs
+    (github.com/junkangwu/BSL, ``generate_mode = "no_cosine"``) train on cosines against in-batch
+    negatives and rank by the dot product.
     """
 
     n_users: int
     n_items: int
+    similarity: str
+    ranking_similarity: str = "same"
+
+    def factor_similarity(self, similarity: str | None = None) -> str:
+        """``similarity`` if given, else the similarity the model ranks by."""
+        if similarity is not None:
+            return require_choice("similarity", similarity, SIMILARITIES)
+        return self.similarity if self.ranking_similarity == "same" else self.ranking_similarity
 
     @classmethod
     def build(cls, pairs: sp.csr_matrix, **settings: object) -> Self:
         """The model for the training pairs ``pairs`` (users x items), with its settings."""
         raise NotImplementedError
 
-    def user_factors(self) -> Tensor:
+    def user_factors(self, similarity: str | None = None) -> Tensor:
         raise NotImplementedError
 
-    def item_factors(self) -> Tensor:
+    def item_factors(self, similarity: str | None = None) -> Tensor:
         raise NotImplementedError
 
     @torch.no_grad()

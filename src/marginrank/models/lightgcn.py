@@ -11,9 +11,16 @@ from torch import Tensor, nn
 
 from marginrank.checks import require_choice, require_fraction, require_integer, require_positive
 from marginrank.errors import MarginRankError
-from marginrank.models.base import EmbeddingModel, check_batch, guarded, project, require_size
+from marginrank.models.base import (
+    RANKING_SIMILARITIES,
+    SIMILARITIES,
+    EmbeddingModel,
+    check_batch,
+    guarded,
+    project,
+    require_size,
+)
 from marginrank.models.dropout import Dropout
-from marginrank.models.mf import SIMILARITIES
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PRECISIONS, PooledItemScores, product_dtype
 from marginrank.models.propagation import NormalizedGraph, Propagation
@@ -39,6 +46,9 @@ class LightGCN(EmbeddingModel):
         dim: embedding width [64].
         layers: ``K``, propagation steps [3]; 0 is MF with the same parametrization.
         similarity: ``"cosine"`` [default] or ``"dot"``.
+        ranking_similarity: the score evaluation and ``recommend`` rank by: ``"same"`` [default],
+            ``"cosine"`` or ``"dot"``. The BSL authors' LightGCN rows train on cosines and rank by
+            ``"dot"`` (:class:`~marginrank.models.base.EmbeddingModel`).
         dropout: dropout on the user vector after ``f``, training mode only [0.0].
         init_std: standard deviation of the normal init of ``e^(0)`` [1e-4]; the caller seeds torch.
         score_precision: precision of the training products with the negatives' pools, as in
@@ -60,6 +70,7 @@ class LightGCN(EmbeddingModel):
         *,
         layers: int = 3,
         similarity: str = "cosine",
+        ranking_similarity: str = "same",
         dropout: float = 0.0,
         init_std: float = 1e-4,
         score_precision: str = "auto",
@@ -72,6 +83,7 @@ class LightGCN(EmbeddingModel):
             require_size(name, value)
         self.layers = require_integer("layers", layers, 0)
         self.similarity = require_choice("similarity", similarity, SIMILARITIES)
+        self.ranking_similarity = require_choice("ranking_similarity", ranking_similarity, RANKING_SIMILARITIES)
         self.score_precision = require_choice("score_precision", score_precision, PRECISIONS)
         dropout = require_fraction("dropout", dropout, include_zero=True)
         self.n_users, self.n_items, self.dim = int(n_users), int(n_items), dim
@@ -82,7 +94,7 @@ class LightGCN(EmbeddingModel):
         self.register_buffer("graph_users", torch.from_numpy(coo.row.astype(np.int64)))
         self.register_buffer("graph_items", torch.from_numpy(coo.col.astype(np.int64)))
         self._graph: NormalizedGraph | None = None
-        self._factors: tuple[tuple[int, int], Tensor] | None = None
+        self._propagated: tuple[tuple[int, int], Tensor] | None = None
 
     @classmethod
     def build(cls, pairs: sp.csr_matrix, *, sparse: bool = False, **settings: object) -> Self:
@@ -112,7 +124,7 @@ class LightGCN(EmbeddingModel):
             saved = state_dict.get(prefix + name)
             if isinstance(saved, Tensor):
                 setattr(self, name, torch.empty_like(saved, device=getattr(self, name).device))
-        self._graph = self._factors = None
+        self._graph = self._propagated = None
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def propagated(self) -> Tensor:
@@ -124,7 +136,7 @@ class LightGCN(EmbeddingModel):
         """``(pos_scores [B], neg_scores [B, N])`` for a shared pool ``[N]``, grouped pools ``[G, N]``
         or per-example negatives ``[B, N]``, as :meth:`MF.forward <marginrank.models.MF.forward>`."""
         check_batch(users, pos_items, neg_items)
-        self._factors = None  # a training step follows: the weights are about to change
+        self._propagated = None  # a training step follows: the weights are about to change
         nodes = self.propagated()
         cosine = self.similarity == "cosine"
         dtype = product_dtype(self.score_precision, nodes.device)
@@ -144,30 +156,32 @@ class LightGCN(EmbeddingModel):
 
     # -- evaluation ------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> Self:
-        self._factors = None
+        self._propagated = None
         return super().train(mode)
 
     @torch.no_grad()
-    def _factors_now(self) -> Tensor:
-        """``f(e)`` of every node, cached until the weights change: a training forward, a mode switch,
+    def _propagated_now(self) -> Tensor:
+        """``e`` of every node, cached until the weights change: a training forward, a mode switch,
         a loaded state or an in-place write (which moves the version counter; a fused optimizer step
         does not, but always follows a forward) drops the cache."""
         key = (self.node_embedding.data_ptr(), self.node_embedding._version)
-        if self._factors is None or self._factors[0] != key:
-            self._factors = (key, project(self.propagated(), self.similarity))
-        return self._factors[1]
+        if self._propagated is None or self._propagated[0] != key:
+            self._propagated = (key, self.propagated())
+        return self._propagated[1]
 
-    def user_factors(self) -> Tensor:
-        """``[n_users, d]`` propagated (and normalized, for cosine) user vectors."""
-        return self._factors_now()[: self.n_users].clone()
+    def user_factors(self, similarity: str | None = None) -> Tensor:
+        """``[n_users, d]`` propagated user vectors, normalized when the similarity asked for (by
+        default the ranking similarity) is cosine."""
+        return project(self._propagated_now()[: self.n_users], self.factor_similarity(similarity)).clone()
 
-    def item_factors(self) -> Tensor:
-        """``[n_items, d]`` propagated (and normalized, for cosine) item vectors."""
-        return self._factors_now()[self.n_users :].clone()
+    def item_factors(self, similarity: str | None = None) -> Tensor:
+        """``[n_items, d]`` propagated item vectors, as :meth:`user_factors`."""
+        return project(self._propagated_now()[self.n_users :], self.factor_similarity(similarity)).clone()
 
     def extra_repr(self) -> str:
         return (
             f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}, layers={self.layers}, "
-            f"pairs={self.graph_users.numel()}, similarity={self.similarity!r}, dropout={self.dropout.p}, "
+            f"pairs={self.graph_users.numel()}, similarity={self.similarity!r}, "
+            f"ranking_similarity={self.ranking_similarity!r}, dropout={self.dropout.p}, "
             f"score_precision={self.score_precision!r}"
         )

@@ -9,14 +9,21 @@ import torch
 from torch import Tensor, nn
 
 from marginrank.checks import require_choice, require_fraction, require_positive
-from marginrank.models.base import EmbeddingModel, check_batch, guarded, project, require_size
+from marginrank.models.base import (
+    RANKING_SIMILARITIES,
+    SIMILARITIES,
+    EmbeddingModel,
+    check_batch,
+    guarded,
+    project,
+    require_size,
+)
 from marginrank.models.dropout import Dropout
 from marginrank.models.implicit_als import als_start
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PRECISIONS, PooledItemScores, product_dtype
 from marginrank.models.spectral_init import low_pass_factors
 
-SIMILARITIES = ("cosine", "dot")
 INITS = ("normal", "svd", "als")
 
 
@@ -36,6 +43,8 @@ class MF(EmbeddingModel):
         n_users, n_items: table sizes.
         dim: embedding width [64].
         similarity: ``"cosine"`` [default] or ``"dot"``.
+        ranking_similarity: the score evaluation and ``recommend`` rank by: ``"same"`` [default: the
+            training score], ``"cosine"`` or ``"dot"`` (see :class:`~marginrank.models.base.EmbeddingModel`).
         dropout: embedding dropout on the user vector, training mode only [0.0; SimpleX/MMCL use 0.1].
         dropout_before_norm: drop coordinates of the raw user vector, then normalize [False: dropout
             on the normalized vector, as in SimpleX/MMCL]. The same thing for ``"dot"``.
@@ -61,6 +70,7 @@ class MF(EmbeddingModel):
         dim: int = 64,
         *,
         similarity: str = "cosine",
+        ranking_similarity: str = "same",
         dropout: float = 0.0,
         dropout_before_norm: bool = False,
         init_std: float = 1e-4,
@@ -75,6 +85,7 @@ class MF(EmbeddingModel):
         init_std = require_positive("init_std", init_std)
         self.n_users, self.n_items, self.dim = n_users, n_items, dim
         self.similarity = similarity
+        self.ranking_similarity = require_choice("ranking_similarity", ranking_similarity, RANKING_SIMILARITIES)
         self.score_precision = require_choice("score_precision", score_precision, PRECISIONS)
         self.user_embedding = nn.Embedding(n_users, dim, sparse=sparse)
         self.item_embedding = nn.Embedding(n_items, dim, sparse=sparse)
@@ -156,20 +167,21 @@ class MF(EmbeddingModel):
         return 0.5 * (user_rows.pow(2).sum() + item_rows.pow(2).sum())
 
     # -- evaluation ------------------------------------------------------------------------------
-    def user_factors(self) -> Tensor:
-        """``[n_users, d]`` vectors whose dot product with :meth:`item_factors` is the score (a detached copy)."""
+    def user_factors(self, similarity: str | None = None) -> Tensor:
+        """``[n_users, d]`` vectors whose dot product with :meth:`item_factors` is the ranking score, or
+        the score under ``similarity`` (a detached copy)."""
         with torch.no_grad():
-            return self._project(self.user_embedding.weight).detach().clone()
+            return project(self.user_embedding.weight, self.factor_similarity(similarity)).detach().clone()
 
-    def item_factors(self) -> Tensor:
-        """``[n_items, d]``, normalized when the similarity is cosine (a detached copy)."""
+    def item_factors(self, similarity: str | None = None) -> Tensor:
+        """``[n_items, d]``, normalized when the similarity asked for is cosine (a detached copy)."""
         with torch.no_grad():
-            return self._project(self.item_embedding.weight).detach().clone()
+            return project(self.item_embedding.weight, self.factor_similarity(similarity)).detach().clone()
 
     def extra_repr(self) -> str:
         return (
             f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}, "
-            f"similarity={self.similarity!r}, dropout={self.dropout.p}, dropout_before_norm={self.dropout_before_norm}, "
+            f"similarity={self.similarity!r}, ranking_similarity={self.ranking_similarity!r}, dropout={self.dropout.p}, dropout_before_norm={self.dropout_before_norm}, "
             f"score_precision={self.score_precision!r}"
         )
 

@@ -1,8 +1,8 @@
 """Models by name, for ``Recommender(model=...)``, the CLI and config files.
 
 A model is one file with a :class:`~marginrank.models.base.EmbeddingModel` subclass and one line
-here. Every model takes the embedding settings ``dim``, ``similarity``, ``dropout``,
-``init_std`` and ``score_precision`` (and refuses ``sparse`` tables when it cannot use them); what else its ``__init__`` or
+here. Every model takes the embedding settings ``dim``, ``similarity``, ``ranking_similarity``,
+``dropout``, ``init_std`` and ``score_precision`` (and refuses ``sparse`` tables when it cannot use them); what else its ``__init__`` or
 its ``build`` accepts by keyword is its own settings (``model_params``).
 """
 
@@ -21,7 +21,7 @@ MODELS: dict[str, type[EmbeddingModel]] = {
     "mf": MF,
     "lightgcn": LightGCN,
 }
-SHARED_SETTINGS = ("dim", "similarity", "dropout", "init_std", "score_precision", "sparse")
+SHARED_SETTINGS = ("dim", "similarity", "ranking_similarity", "dropout", "init_std", "score_precision", "sparse")
 
 
 def available() -> list[str]:

@@ -50,14 +50,15 @@ class TopKQuantile:
 
     @torch.no_grad()
     def refresh(self, model: nn.Module, positives: sp.spmatrix, generator: torch.Generator) -> None:
-        """Re-estimate every user's threshold from ``model``'s scores (its ``user_factors`` and
-        ``item_factors``) and the training ``positives`` (users x items); draws use ``generator``."""
+        """Re-estimate every user's threshold from ``model``'s training scores (its ``user_factors``
+        and ``item_factors`` under its training ``similarity``) and the training ``positives``
+        (users x items); draws use ``generator``."""
         membership = Membership(positives)
         if membership.n_users != self.thresholds.numel():
             raise MarginRankError(
                 f"the positives have {membership.n_users} users; the thresholds were built for {self.thresholds.numel()}"
             )
-        user_vectors, item_vectors = model.user_factors(), model.item_factors()
+        user_vectors, item_vectors = model.user_factors(model.similarity), model.item_factors(model.similarity)
         pool = torch.randint(membership.n_items, (self.samples,), generator=generator)
         pool_vectors = item_vectors[pool.to(item_vectors.device)]
         for start in range(0, membership.n_users, self.chunk_size):
