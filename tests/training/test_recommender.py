@@ -273,15 +273,31 @@ def test_bfloat16_pooled_products_train_as_well_as_float32(loss, loss_params):
 def test_ranking_similarity_is_what_evaluation_and_recommend_rank_by_and_is_saved(tmp_path):
     data = datasets.load("synthetic", n_users=300, n_items=200)
     rec = Recommender(model="lightgcn", model_params={"layers": 1}, sampler="in-batch", loss="bsl", batch_size=256,
-                      ranking_similarity="dot", epochs=2, lr=3e-3, protocol="none", progress=False, seed=0).fit(data)
+                      epochs=2, lr=3e-3, protocol="none", progress=False, seed=0).fit(data)
     users, items = rec.model.user_factors("dot"), rec.model.item_factors("dot")
     assert rec.evaluate(data.test) == pytest.approx(evaluate_embeddings(users, items, data.train.matrix, data.test.matrix))
     assert rec.evaluate(data.test) != pytest.approx(evaluate_embeddings(
         users, items, data.train.matrix, data.test.matrix, similarity="cosine"))
     rec.save(tmp_path / "model.pt")
     again = Recommender.load(tmp_path / "model.pt")
-    assert again.params.ranking_similarity == "dot" and again.model.ranking_similarity == "dot"
+    assert again.params.ranking_similarity == "auto" and again.model.ranking_similarity == "dot"
     np.testing.assert_array_equal(again.recommend([0, 1], k=5)[0], rec.recommend([0, 1], k=5)[0])
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"model": "lightgcn", "sampler": "in-batch"}, "dot"),
+    ({"model": "lightgcn", "sampler": "in-batch", "similarity": "dot"}, "same"),
+    ({"model": "lightgcn", "sampler": "uniform"}, "same"),
+    ({"model": "mf", "sampler": "in-batch"}, "same"),
+    ({"model": "mf", "sampler": "in-batch", "ranking_similarity": "dot"}, "dot"),
+    ({"model": "lightgcn", "sampler": "in-batch", "ranking_similarity": "cosine"}, "cosine"),
+])
+def test_auto_ranking_is_the_dot_product_only_for_a_cosine_lightgcn_on_in_batch_negatives(settings, expected, capsys):
+    data = datasets.load("synthetic", n_users=100, n_items=80)
+    rec = Recommender(**settings, negatives=20, batch_size=64, lr=1e-3, epochs=1, protocol="none", progress=True, progress_bar=False).fit(data)
+    assert rec.model.ranking_similarity == expected
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("chosen for ")]
+    assert ("ranking_similarity dot" in " ".join(said)) == ("ranking_similarity" not in settings and expected == "dot")
 
 
 def test_a_model_saved_before_the_model_registry_still_loads(tmp_path):

@@ -57,8 +57,9 @@ HELP = {
     "top_k_refresh_every": "re-estimate the users' top-K thresholds before every N-th epoch",
     "dim": "embedding size",
     "similarity": "cosine (bounded, resists collapse) or dot",
-    "ranking_similarity": "the score evaluation and recommendations rank by: same (the training score), cosine or dot "
-    "(dot ranks a cosine-trained model with its item norms, as the BSL authors' LightGCN runs do)",
+    "ranking_similarity": "the score evaluation and recommendations rank by: auto (dot for a cosine LightGCN trained "
+    "on in-batch negatives, else same), same (the training score), cosine or dot (dot adds the item norms that cosine "
+    "training leaves free)",
     "dropout": "embedding dropout on the user vector",
     "init_std": "standard deviation of the initial embeddings",
     "score_precision": "precision of the training products with the negatives: auto (bfloat16 on a CPU that multiplies it natively), float32 or bfloat16; evaluation is float32",
