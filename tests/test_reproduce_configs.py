@@ -33,3 +33,17 @@ def test_every_config_is_a_valid_run_for_the_cli_and_the_script(reproduce, path)
     assert settings.dataset in ("yelp2018", "gowalla")
     _, table = reproduce.recommender_settings(path.stem)
     assert Recommender(**table).params == settings.recommender
+
+
+def test_the_table_names_the_in_batch_rows_and_how_they_rank(reproduce):
+    result = {
+        "row": "gowalla-lightgcn-bsl-in-batch", "protocol": "paper", "device": "cpu", "overrides": {},
+        "recall@20": 0.1891, "ndcg@20": 0.1587, "best_epoch": 140, "epochs_run": 150, "stopped": "patience",
+        "settings": {"lr": 1e-3, "batch_size": 2048, "group_size": None, "patience": 30, "lr_patience": 10,
+                     "lr_factor": 0.3, "model_params": {"layers": 1}, "sampler": "in-batch", "ranking_similarity": "dot"},
+        "curve": [0.18] * 150,
+    }
+    table = reproduce.render({"gowalla-lightgcn-bsl-in-batch/paper": result})
+    row = next(line for line in table.splitlines() if line.startswith("| BSL, in-batch negatives | paper"))
+    assert "| not run | 0.1891 / 0.1587 | 150 (140) |" in row and "1 layer(s), ranked by dot" in row
+    assert "- gowalla: best LightGCN row vs the best published LightGCN row (gowalla-lightgcn-bsl-in-batch)" in table
