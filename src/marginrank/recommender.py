@@ -49,11 +49,9 @@ from marginrank.metrics import evaluate_popularity
 from marginrank.metrics.full_ranking import cut_offs
 from marginrank.metrics.ranking import METRIC_NAMES, METRICS
 from marginrank.metrics.split_checks import check_evaluation_split
-from marginrank.models import SIMILARITIES
-from marginrank.models.base import RANKING_SIMILARITIES
-from marginrank.models.pooled_scores import PRECISIONS
 from marginrank.models import registry as models
-from marginrank.models.base import EmbeddingModel
+from marginrank.models.base import RANKING_SIMILARITIES, SIMILARITIES, EmbeddingModel
+from marginrank.models.pooled_scores import PRECISIONS
 from marginrank.sampling import InBatchNegatives, PopularitySampler, UniformSampler
 from marginrank.sampling.miners import registry as miners
 from marginrank.sampling.source import NegativeSource

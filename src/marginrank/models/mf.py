@@ -181,7 +181,7 @@ class MF(EmbeddingModel):
     def extra_repr(self) -> str:
         return (
             f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}, "
-            f"similarity={self.similarity!r}, ranking_similarity={self.ranking_similarity!r}, dropout={self.dropout.p}, dropout_before_norm={self.dropout_before_norm}, "
-            f"score_precision={self.score_precision!r}"
+            f"similarity={self.similarity!r}, ranking_similarity={self.ranking_similarity!r}, dropout={self.dropout.p}, "
+            f"dropout_before_norm={self.dropout_before_norm}, score_precision={self.score_precision!r}"
         )
 

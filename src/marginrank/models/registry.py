@@ -2,8 +2,9 @@
 
 A model is one file with a :class:`~marginrank.models.base.EmbeddingModel` subclass and one line
 here. Every model takes the embedding settings ``dim``, ``similarity``, ``ranking_similarity``,
-``dropout``, ``init_std`` and ``score_precision`` (and refuses ``sparse`` tables when it cannot use them); what else its ``__init__`` or
-its ``build`` accepts by keyword is its own settings (``model_params``).
+``dropout``, ``init_std`` and ``score_precision`` (and refuses ``sparse`` tables when it cannot use
+them); what else its ``__init__`` or its ``build`` accepts by keyword is its own settings
+(``model_params``).
 """
 
 from __future__ import annotations
