@@ -357,8 +357,8 @@ uniform pools the dot product gains nothing: Gowalla 0.1654 against 0.1651, Yelp
 0.0701). Both in-batch rows ran on this CPU beside each other, one thread each, in time-limited
 pieces: Gowalla (1 layer, batch 2048) 60 s per epoch, Yelp (3 layers, batch 4096 and lr 2e-3 where
 the authors use 1024 and 1e-3) about 250 s. Gowalla follows the authors' curve within 0.001 (at
-epochs 10, 18 and 30); its lr cut after epoch 52 then held it at 0.1874 where their constant lr kept climbing to
-0.1892."""
+epochs 10, 18 and 30); its lr cut after epoch 52 then held it at 0.1874 where their constant lr
+kept climbing to 0.1892."""
 
 
 def config_name(dataset: str, loss: str, negatives: int) -> str:
