@@ -467,8 +467,9 @@ class Recommender:
         """One line on stderr (with ``progress``) naming the settings chosen for the data size."""
         chosen: dict[str, object] = {name: getattr(self.settings_, name) for name in SCALED_SETTINGS
                                      if getattr(self.params, name) != getattr(self.settings_, name)}
-        if self.params.ranking_similarity == "auto" and ranking_similarity(self.params) != "same":
-            chosen["ranking_similarity"] = ranking_similarity(self.params)
+        ranking = ranking_similarity(self.params)
+        if self.params.ranking_similarity == "auto" and ranking != "same":
+            chosen["ranking_similarity"] = ranking
         if chosen and self.params.progress and self.process.is_main:
             settings = ", ".join(f"{name} {value:g}" if isinstance(value, Real) else f"{name} {value}" for name, value in chosen.items())
             print(f"chosen for {n_pairs:,} training pairs: {settings} (set them to override)", file=sys.stderr)
@@ -734,6 +735,7 @@ class Recommender:
         params = json.loads(state["params"])
         if state["format"] == MF_ONLY_FORMAT:  # saved before the model registry: an MF, with its one own setting flat
             params["model_params"] = {"dropout_before_norm": params.pop("dropout_before_norm", False)}
+        params.setdefault("ranking_similarity", "same")  # files saved before the setting ranked by the training score
         params["ks"] = tuple(params["ks"])
         params["device"] = "cpu"
         rec = cls(**params)

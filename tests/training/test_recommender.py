@@ -282,6 +282,14 @@ def test_ranking_similarity_is_what_evaluation_and_recommend_rank_by_and_is_save
     again = Recommender.load(tmp_path / "model.pt")
     assert again.params.ranking_similarity == "auto" and again.model.ranking_similarity == "dot"
     np.testing.assert_array_equal(again.recommend([0, 1], k=5)[0], rec.recommend([0, 1], k=5)[0])
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    params = json.loads(state["params"])
+    del params["ranking_similarity"]  # a file saved before the setting existed
+    torch.save({**state, "params": json.dumps(params)}, tmp_path / "older.pt")
+    older = Recommender.load(tmp_path / "older.pt")
+    assert older.model.ranking_similarity == "same"
+    assert older.evaluate(data.test) == pytest.approx(evaluate_embeddings(
+        users, items, data.train.matrix, data.test.matrix, similarity="cosine"))
 
 
 @pytest.mark.parametrize(("settings", "expected"), [
