@@ -124,16 +124,17 @@ LIGHTGCN_BPR = dict(
 # cosine instead loses a third of Gowalla's Recall@20 after two epochs (0.1032 against 0.1639).
 # Yelp2018 trains at batch 4096 and lr 2e-3 instead: a step's three propagations cost the same
 # whatever the batch (0.55 s on this CPU, so 11 minutes per epoch at 1024), and the first epoch
-# scores as the authors' at 1024 (0.0630 against their 0.0633). Both cut the lr by 0.3 on plateaus
-# (the authors' constant-lr runs reach their best after 150 (Gowalla) and 364 (Yelp) epochs).
+# scores as the authors' at 1024 (0.0630 against their 0.0633). Both keep the authors' constant lr:
+# their runs reach their best after 150 (Gowalla) and 364 (Yelp) epochs, and a cut by 0.3 on a
+# plateau (Gowalla, after epoch 52) lifted ours only 0.1870 -> 0.1874 before it levelled off.
 LIGHTGCN_IN_BATCH = dict(
     model="lightgcn", sampler="in-batch", ranking_similarity="dot", dropout=0.0, init_std=0.008, lr=1e-3, group_size=None,
-    epochs=300, patience=30, lr_patience=10, lr_factor=0.3,
+    epochs=400, patience=40, lr_patience=None,
 )
 LIGHTGCN_IN_BATCH_DATA = {
     "gowalla": {"batch_size": 2048, "l2": 1e-5 / 2048, "loss_params": {"tau1": 0.12, "tau2": 0.84}, "model_params": {"layers": 1}},
     "yelp2018": {
-        "batch_size": 4096, "lr": 2e-3, "l2": 1e-5 / 4096, "lr_patience": 3, "patience": 10,
+        "batch_size": 4096, "lr": 2e-3, "l2": 1e-5 / 4096,
         "loss_params": {"tau1": 0.15, "tau2": 1.12}, "model_params": {"layers": 3},
     },
 }
@@ -430,7 +431,7 @@ def render(results: dict) -> str:
     mf = {key: r for key, r in results.items() if key not in lightgcn}
     lines += ["", *_rows_table(mf, "marginrank MF (cosine, dim 64)")]
     if lightgcn:
-        lines += ["", *_rows_table(lightgcn, "marginrank LightGCN (dim 64, layers)")]
+        lines += ["", *_rows_table(lightgcn, "marginrank LightGCN (dim 64, layers)"), "", *_variants_table(lightgcn)]
     return "\n".join(lines + ["", *target_notes(results), "", RUN_NOTES]) + "\n"
 
 
@@ -462,6 +463,18 @@ def _rows_table(results: dict, title: str) -> list[str]:
         label = f"{loss.upper()}, {negatives} negatives" if negatives else loss.upper()
         tag = " (optimistic)" if protocol == "paper" else ""
         lines.append(f"| {label} | {protocol}{tag} | {cells[0]} | {cells[1]} | {', '.join(epochs)} | {'; '.join(sorted(runs))} |")
+    return lines
+
+
+def _variants_table(results: dict) -> list[str]:
+    """One line per run whose settings differ from its config file: what was changed, and where it ran."""
+    lines = ["| run (config/protocol-tag) | R@20 / N@20 | epochs (best) | device | changed from the config |", "|---|---|---|---|---|"]
+    for key, result in sorted(results.items()):
+        if result.get("overrides"):
+            dagger = "\u2020" if result.get("stopped") == "time_limit" else ""
+            changed = ", ".join(f"{name} = {value}" for name, value in result["overrides"].items())
+            lines.append(f"| {key} | {result['recall@20']:.4f} / {result['ndcg@20']:.4f} | "
+                         f"{result['epochs_run']}{dagger} ({result['best_epoch']}) | {result['device']} | {changed} |")
     return lines
 
 
@@ -549,18 +562,19 @@ AUTHORS_LIGHTGCN_BSL = {
 # Why a LightGCN target is missed, printed under it while it is ({epochs}: the row's epochs; {against}: its
 # curve against the authors' at the same epochs).
 LIGHTGCN_MISSED_BECAUSE = {
-    "bpr": "LightGCN's BPR runs take up to 1000 epochs of one negative per pair (about 58 s per Yelp2018 epoch at "
-           "batch 2048 on this CPU, some 16 hours; 20-41 s on an H100 shared by 14 runs): it needs resumable pieces "
-           "(--pieces) run to the end",
-    "yelp2018": "the BSL authors' 0.07444 is the best of 415 constant-lr epochs, first reached at epoch 365 (40 s "
-                "per epoch on a GPU); this row ran {epochs} epochs on this CPU (about 250 s each, without an lr cut) "
-                "and trails their curve by about 0.001 at batch 4096 against their 1024 ({against}): it needs the "
-                "rest of the run, in resumable pieces (--pieces), and at that length the authors' batch",
-    "gowalla": "0.1901 is LightGCN + Adap-tau's; the BSL authors' LightGCN + BSL peaks at 0.1892 after about 150 "
-               "constant-lr epochs; this row ran {epochs} epochs on this CPU (about 60 s each) and follows their curve "
-               "({against}), but its first lr cut (x0.3 after epoch 52) lifted it only from 0.1870 to 0.1874, where "
-               "it stayed, while the authors' constant lr kept climbing: the row needs their constant lr and about "
-               "150 epochs (2.5 hours here), in resumable pieces (--pieces)",
+    "bpr": "LightGCN's BPR runs take up to 1000 epochs of one negative per pair; this row ran {epochs} (an H100 "
+           "shared by six runs gave Gowalla 54 epochs in 6.5 minutes; this CPU takes about 58 s per Yelp2018 epoch): "
+           "it needs the whole run, in resumable pieces (--pieces)",
+    "yelp2018": "the BSL authors' 0.07444 is the best of 415 constant-lr epochs, first reached at epoch 365; this row "
+                "ran {epochs} epochs ({against}). At the authors' batch 1024 (an H100 run, -h100-b1024) it is ahead "
+                "of their curve at epoch 10 (0.0716 against 0.0712), at batch 4096 about 0.001 behind: the target "
+                "needs the rest of the run, about 365 epochs at batch 1024 (40 s each on a shared H100), in resumable "
+                "pieces (--pieces)",
+    "gowalla": "0.1901 is LightGCN + Adap-tau's; the BSL authors' own LightGCN + BSL peaks at 0.1892 after about 150 "
+               "constant-lr epochs; this row ran {epochs} epochs ({against}). With a plateau cut (x0.3 after epoch "
+               "52, -plateau) it levelled off at 0.1874; at the authors' constant lr it follows their curve: it "
+               "needs about 150 epochs (2.5 hours on this CPU) in resumable pieces (--pieces), and the authors' "
+               "recipe alone ends below the target",
 }
 
 
@@ -576,11 +590,14 @@ def lightgcn_notes(results: dict, verdict) -> list[str]:
     """The LightGCN targets: BPR at the published settings, and the best loss against the best published rows."""
     notes = ["", "LightGCN targets (paper protocol):"]
     for dataset in ("yelp2018", "gowalla"):
-        rows = {r["row"].removeprefix(f"{dataset}-lightgcn-"): r for key, r in results.items()
-                if key.endswith("/paper") and r["row"].startswith(f"{dataset}-lightgcn-") and not r.get("overrides")}
-        candidates = {"bpr": rows.get("bpr"),
-                      "best": max((r for name, r in rows.items() if name != "bpr"), key=lambda r: r["recall@20"], default=None)}
-        for target, row in candidates.items():
+        paper = {key: r for key, r in results.items() if r["protocol"] == "paper" and r["row"].startswith(f"{dataset}-lightgcn-")}
+        candidates = {
+            "bpr": next((key for key, r in paper.items() if r["row"].endswith("-bpr") and not r.get("overrides")), None),
+            "best": max((key for key, r in paper.items() if not r["row"].endswith("-bpr")),
+                        key=lambda key: paper[key]["recall@20"], default=None),
+        }
+        for target, key in candidates.items():
+            row = paper.get(key)
             recall, ndcg = LIGHTGCN_TARGETS[target][dataset]
             label = "LightGCN + BPR vs the paper" if target == "bpr" else "best LightGCN row vs the best published LightGCN row"
             if row is None:
@@ -588,7 +605,8 @@ def lightgcn_notes(results: dict, verdict) -> list[str]:
                 notes.append(f"- {dataset}: {label} ({recall} / {ndcg}): not run yet{reason}")
                 continue
             unfinished = " (unfinished: its time limit ended the piece)" if row.get("stopped") == "time_limit" else ""
-            notes.append(f"- {dataset}: {label} ({row['row']}{unfinished}): Recall@20 {verdict(row['recall@20'], recall)}, "
+            changed = f", its config with {row['overrides']}" if row.get("overrides") else ""
+            notes.append(f"- {dataset}: {label} ({key}{changed}{unfinished}): Recall@20 {verdict(row['recall@20'], recall)}, "
                          f"NDCG@20 {verdict(row['ndcg@20'], ndcg)}")
             if row["recall@20"] < recall or row["ndcg@20"] < ndcg:
                 why = LIGHTGCN_MISSED_BECAUSE["bpr" if target == "bpr" else dataset]

@@ -46,4 +46,18 @@ def test_the_table_names_the_in_batch_rows_and_how_they_rank(reproduce):
     table = reproduce.render({"gowalla-lightgcn-bsl-in-batch/paper": result})
     row = next(line for line in table.splitlines() if line.startswith("| BSL, in-batch negatives | paper"))
     assert "| not run | 0.1891 / 0.1587 | 150 (140) |" in row and "1 layer(s), ranked by dot" in row
-    assert "- gowalla: best LightGCN row vs the best published LightGCN row (gowalla-lightgcn-bsl-in-batch)" in table
+    assert "- gowalla: best LightGCN row vs the best published LightGCN row (gowalla-lightgcn-bsl-in-batch/paper)" in table
+
+
+def test_a_run_with_changed_settings_is_listed_with_its_changes_and_can_be_the_best_row(reproduce):
+    base = {"row": "gowalla-lightgcn-bsl-in-batch", "protocol": "paper", "device": "cpu", "best_epoch": 9, "epochs_run": 10,
+            "stopped": "time_limit", "settings": {"lr": 1e-3, "batch_size": 2048, "group_size": None}, "curve": [0.18] * 10}
+    results = {
+        "gowalla-lightgcn-bsl-in-batch/paper": {**base, "overrides": {}, "recall@20": 0.1850, "ndcg@20": 0.1550},
+        "gowalla-lightgcn-bsl-in-batch/paper-b1024": {**base, "overrides": {"batch_size": 1024}, "recall@20": 0.1860, "ndcg@20": 0.1560},
+    }
+    table = reproduce.render(results)
+    assert "| gowalla-lightgcn-bsl-in-batch/paper-b1024 | 0.1860 / 0.1560 | 10\u2020 (9) | cpu | batch_size = 1024 |" in table
+    assert "| gowalla-lightgcn-bsl-in-batch/paper |" not in table
+    assert ("best LightGCN row vs the best published LightGCN row (gowalla-lightgcn-bsl-in-batch/paper-b1024, "
+            "its config with {'batch_size': 1024}") in table
