@@ -20,6 +20,8 @@ import os
 import time
 from pathlib import Path
 
+import torch
+
 from marginrank import Recommender, datasets
 from marginrank.atomic import atomic_write_text
 
@@ -67,7 +69,7 @@ def main() -> int:
     if results:
         measured_rows = {r["row"] for r in results}
         rows = [r for r in kept if r["row"] not in measured_rows] + results
-        atomic_write_text(args.out, json.dumps({"threads": os.cpu_count(), "rows": rows}, indent=1))
+        atomic_write_text(args.out, json.dumps({"threads": torch.get_num_threads(), "rows": rows}, indent=1))
     return 0
 
 
