@@ -288,18 +288,20 @@ def _typed(setting: Field, value: Any) -> Any:
 
 def ranking_similarity(params: RecommenderParams) -> str:
     """The model's ``ranking_similarity`` for these settings: ``"auto"`` is ``"dot"`` for a LightGCN
-    trained on cosines against in-batch negatives and ``"same"`` otherwise.
+    trained by a softmax loss on cosines against in-batch negatives and ``"same"`` otherwise.
 
     In-batch negatives are drawn in proportion to popularity, so the cosines a softmax learns against
     them under-rank popular items; a propagated item's norm grows with its degree and puts that back.
-    Test Recall@20, same weights ranked by cosine / dot: LightGCN in-batch Gowalla 0.1032 / 0.1639,
-    Yelp2018 0.0417 / 0.0630; MF in-batch Gowalla 0.0870 / 0.0834; LightGCN with uniform negatives
-    Gowalla 0.1651 / 0.1654, Yelp2018 0.0701 / 0.0509 (docs/models.md).
+    Test Recall@20, same weights ranked by cosine / dot: LightGCN + BSL in-batch Gowalla 0.1032 /
+    0.1639, Yelp2018 0.0417 / 0.0630; MF + BSL in-batch Gowalla 0.0870 / 0.0834; LightGCN + BSL with
+    uniform negatives Gowalla 0.1651 / 0.1654, Yelp2018 0.0701 / 0.0509; LightGCN + MMCL in-batch
+    Gowalla after 3 epochs 0.1019 / 0.0800 (docs/models.md).
     """
     if params.ranking_similarity != "auto":
         return params.ranking_similarity
     graph_in_batch = params.model == "lightgcn" and params.sampler == "in-batch" and params.similarity == "cosine"
-    return "dot" if graph_in_batch else "same"
+    softmax = losses.get(params.loss, **params.loss_params).takes("neg_log_prob")
+    return "dot" if graph_in_batch and softmax else "same"
 
 
 def _require_monitor(monitor: str, ks: tuple[int, ...]) -> None:

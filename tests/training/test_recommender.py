@@ -293,14 +293,16 @@ def test_ranking_similarity_is_what_evaluation_and_recommend_rank_by_and_is_save
 
 
 @pytest.mark.parametrize(("settings", "expected"), [
-    ({"model": "lightgcn", "sampler": "in-batch"}, "dot"),
-    ({"model": "lightgcn", "sampler": "in-batch", "similarity": "dot"}, "same"),
-    ({"model": "lightgcn", "sampler": "uniform"}, "same"),
-    ({"model": "mf", "sampler": "in-batch"}, "same"),
+    ({"model": "lightgcn", "sampler": "in-batch", "loss": "bsl"}, "dot"),
+    ({"model": "lightgcn", "sampler": "in-batch", "loss": "softmax"}, "dot"),
+    ({"model": "lightgcn", "sampler": "in-batch", "loss": "mmcl"}, "same"),
+    ({"model": "lightgcn", "sampler": "in-batch", "loss": "bsl", "similarity": "dot"}, "same"),
+    ({"model": "lightgcn", "sampler": "uniform", "loss": "bsl"}, "same"),
+    ({"model": "mf", "sampler": "in-batch", "loss": "bsl"}, "same"),
     ({"model": "mf", "sampler": "in-batch", "ranking_similarity": "dot"}, "dot"),
     ({"model": "lightgcn", "sampler": "in-batch", "ranking_similarity": "cosine"}, "cosine"),
 ])
-def test_auto_ranking_is_the_dot_product_only_for_a_cosine_lightgcn_on_in_batch_negatives(settings, expected, capsys):
+def test_auto_ranking_is_the_dot_product_only_for_a_softmax_cosine_lightgcn_on_in_batch_negatives(settings, expected, capsys):
     data = datasets.load("synthetic", n_users=100, n_items=80)
     rec = Recommender(**settings, negatives=20, batch_size=64, lr=1e-3, epochs=1, protocol="none", progress=True, progress_bar=False).fit(data)
     assert rec.model.ranking_similarity == expected

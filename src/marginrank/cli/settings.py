@@ -58,7 +58,7 @@ HELP = {
     "dim": "embedding size",
     "similarity": "cosine (bounded, resists collapse) or dot",
     "ranking_similarity": "the score evaluation and recommendations rank by: auto (dot for a cosine LightGCN trained "
-    "on in-batch negatives, else same), same (the training score), cosine or dot (dot adds the item norms that cosine "
+    "by a softmax loss on in-batch negatives, else same), same (the training score), cosine or dot (dot adds the item norms that cosine "
     "training leaves free)",
     "dropout": "embedding dropout on the user vector",
     "init_std": "standard deviation of the initial embeddings",
