@@ -451,7 +451,7 @@ def _rows_table(results: dict, title: str) -> list[str]:
             dagger = "\u2020" if result.get("stopped") == "time_limit" else ""
             epochs.append(f"{result['epochs_run']}{dagger} ({result['best_epoch']})")
             settings = result.get("settings", EARLIER_SETTINGS)
-            stops = f", patience {settings['patience']}/{settings['lr_patience']}" if settings.get("patience", COMMON["patience"]) != COMMON["patience"] else ""
+            stops = f", patience {settings['patience']}/{settings.get('lr_patience')}" if settings.get("patience", COMMON["patience"]) != COMMON["patience"] else ""
             cut = settings.get("lr_factor", DEFAULT_LR_FACTOR)
             stops += f", lr x{cut:g} per cut" if cut != DEFAULT_LR_FACTOR else ""
             model_params = settings.get("model_params", {})

@@ -51,7 +51,8 @@ def test_the_table_names_the_in_batch_rows_and_how_they_rank(reproduce):
 
 def test_a_run_with_changed_settings_is_listed_with_its_changes_and_can_be_the_best_row(reproduce):
     base = {"row": "gowalla-lightgcn-bsl-in-batch", "protocol": "paper", "device": "cpu", "best_epoch": 9, "epochs_run": 10,
-            "stopped": "time_limit", "settings": {"lr": 1e-3, "batch_size": 2048, "group_size": None}, "curve": [0.18] * 10}
+            "stopped": "time_limit", "settings": {"lr": 1e-3, "batch_size": 2048, "group_size": None, "patience": 40},
+            "curve": [0.18] * 10}
     results = {
         "gowalla-lightgcn-bsl-in-batch/paper": {**base, "overrides": {}, "recall@20": 0.1850, "ndcg@20": 0.1550},
         "gowalla-lightgcn-bsl-in-batch/paper-b1024": {**base, "overrides": {"batch_size": 1024}, "recall@20": 0.1860, "ndcg@20": 0.1560},
