@@ -448,8 +448,7 @@ def _rows_table(results: dict, title: str) -> list[str]:
                 cells.append("not run")
                 continue
             cells.append(f"{result['recall@20']:.4f} / {result['ndcg@20']:.4f}")
-            dagger = "\u2020" if result.get("stopped") == "time_limit" else ""
-            epochs.append(f"{result['epochs_run']}{dagger} ({result['best_epoch']})")
+            epochs.append(_epochs_cell(result))
             settings = result.get("settings", EARLIER_SETTINGS)
             stops = f", patience {settings['patience']}/{settings.get('lr_patience')}" if settings.get("patience", COMMON["patience"]) != COMMON["patience"] else ""
             cut = settings.get("lr_factor", DEFAULT_LR_FACTOR)
@@ -466,15 +465,20 @@ def _rows_table(results: dict, title: str) -> list[str]:
     return lines
 
 
+def _epochs_cell(result: dict) -> str:
+    """``epochs run (best epoch)``, with a dagger where a time limit ended the run."""
+    dagger = "\u2020" if result.get("stopped") == "time_limit" else ""
+    return f"{result['epochs_run']}{dagger} ({result['best_epoch']})"
+
+
 def _variants_table(results: dict) -> list[str]:
     """One line per run whose settings differ from its config file: what was changed, and where it ran."""
     lines = ["| run (config/protocol-tag) | R@20 / N@20 | epochs (best) | device | changed from the config |", "|---|---|---|---|---|"]
     for key, result in sorted(results.items()):
         if result.get("overrides"):
-            dagger = "\u2020" if result.get("stopped") == "time_limit" else ""
             changed = ", ".join(f"{name} = {value}" for name, value in result["overrides"].items())
             lines.append(f"| {key} | {result['recall@20']:.4f} / {result['ndcg@20']:.4f} | "
-                         f"{result['epochs_run']}{dagger} ({result['best_epoch']}) | {result['device']} | {changed} |")
+                         f"{_epochs_cell(result)} | {result['device']} | {changed} |")
     return lines
 
 
