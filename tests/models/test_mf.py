@@ -14,6 +14,7 @@ from marginrank.errors import MarginRankError
 from marginrank.losses import CCL
 from marginrank.metrics import evaluate_embeddings, evaluate_popularity
 from marginrank.models import MF
+from marginrank.models.spectral_init import lift_cosines
 
 
 def naive_score(model: MF, user: int, item: int) -> float:
@@ -219,3 +220,37 @@ def test_the_default_init_is_the_als_start():
     als = MF.build(pairs, dim=3, init="als", init_std=1e-9)
     assert torch.equal(default.user_embedding.weight, als.user_embedding.weight)
     assert torch.equal(default.item_embedding.weight, als.item_embedding.weight)
+
+
+def test_lifted_cosines_are_the_affine_map_of_the_old_ones_with_norms_kept():
+    rng = np.random.default_rng(0)
+    users, items = rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=(9, 5)).astype(np.float32)
+    lifted_users, lifted_items = lift_cosines(users, items, 0.6)
+
+    def cosines(a, b):
+        return (a / np.linalg.norm(a, axis=1, keepdims=True)) @ (b / np.linalg.norm(b, axis=1, keepdims=True)).T
+
+    assert lifted_users.shape == (6, 6) and lifted_items.shape == (9, 6)
+    np.testing.assert_allclose(cosines(lifted_users, lifted_items), 0.6 + 0.4 * cosines(users, items), atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(lifted_items, axis=1), np.linalg.norm(items, axis=1), rtol=1e-5)
+
+
+def test_a_lifted_start_keeps_the_ranking_and_sets_unrelated_pairs_near_the_lift():
+    """Two planted communities: the lifted start (one column of ``dim`` holds the lift) still ranks
+    every user's community first, and the other community's pairs, near cosine 0 without the lift,
+    sit near 0.6 with it."""
+    own = np.kron(np.eye(2), np.ones((20, 30))).astype(bool)
+    seen = sp.csr_matrix((own & (np.random.default_rng(0).random(own.shape) < 0.5)).astype(np.float32))
+    cosines = {}
+    for lift, dim in ((0.0, 3), (0.6, 4)):
+        torch.manual_seed(0)
+        model = MF.build(seen, dim=dim, init="svd", start_cosine=lift, init_std=1e-9).eval()
+        scores = model.score_all(torch.arange(40)).numpy()
+        assert all(scores[u][own[u]].min() > scores[u][~own[u]].max() for u in range(40))
+        cosines[lift] = scores[~own].mean()
+    assert abs(cosines[0.0]) < 0.2 and abs(cosines[0.6] - 0.6 - 0.4 * cosines[0.0]) < 0.02
+
+
+def test_a_start_cosine_outside_zero_to_one_is_refused_by_name():
+    with pytest.raises(MarginRankError, match="start_cosine"):
+        MF.build(sp.csr_matrix(np.ones((3, 4))), dim=3, start_cosine=1.0)

@@ -22,7 +22,7 @@ from marginrank.models.dropout import Dropout
 from marginrank.models.implicit_als import als_start
 from marginrank.models.normalization import NormalizedLookup
 from marginrank.models.pooled_scores import PRECISIONS, PooledItemScores, product_dtype
-from marginrank.models.spectral_init import low_pass_factors
+from marginrank.models.spectral_init import lift_cosines, low_pass_factors
 
 INITS = ("normal", "svd", "als")
 
@@ -95,19 +95,26 @@ class MF(EmbeddingModel):
         self.dropout_before_norm = dropout_before_norm
 
     @classmethod
-    def build(cls, pairs: sp.csr_matrix, *, init: str = "als", **settings: object) -> Self:
+    def build(cls, pairs: sp.csr_matrix, *, init: str = "als", start_cosine: float = 0.0, **settings: object) -> Self:
         """An MF with one row per user and item of ``pairs``, started from a closed-form recommender
         of ``pairs`` added to the normal init (seeded by torch), so that training starts from its ranking:
         ``init = "als"`` [default] two sweeps of implicit-feedback ALS from the low-pass items
         (:func:`marginrank.models.implicit_als.als_start`), ``"svd"`` the low-pass filter alone
         (:mod:`marginrank.models.spectral_init`); ``"normal"`` starts from the normal init alone, as
-        SimpleX and MMCL do."""
+        SimpleX and MMCL do. ``start_cosine`` in [0, 1) lifts the start's cosines to ``start_cosine +
+        (1 - start_cosine) * cos`` in one of its ``dim`` columns, keeping its ranking
+        (:func:`~marginrank.models.spectral_init.lift_cosines`): unrelated pairs then start near
+        ``start_cosine``."""
         require_choice("init", init, INITS)
+        start_cosine = require_fraction("start_cosine", start_cosine, include_zero=True)
         model = cls(*pairs.shape, **settings)
         if init != "normal":
             seed = int(torch.randint(0, 2**31 - 1, ()).item())
             start = als_start if init == "als" else low_pass_factors
-            users, items = start(pairs, model.dim, seed)
+            lifted = start_cosine > 0 and model.dim > 2
+            users, items = start(pairs, model.dim - lifted, seed)
+            if lifted:
+                users, items = lift_cosines(users, items, start_cosine)
             with torch.no_grad():
                 model.user_embedding.weight.add_(torch.from_numpy(users))
                 model.item_embedding.weight.add_(torch.from_numpy(items))

@@ -81,3 +81,22 @@ def cosine_ready(users: np.ndarray, items: np.ndarray, dim: int, scale: float = 
     user_norms = np.linalg.norm(users, axis=1, keepdims=True)
     users = np.divide(users * scale, user_norms, out=np.zeros_like(users), where=user_norms > 0)
     return users, items.astype(np.float32)
+
+
+def lift_cosines(users: np.ndarray, items: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Factors one column wider whose cosines are ``floor + (1 - floor) * cos``: every row becomes
+    ``|x| [sqrt(1 - floor) x / |x|, sqrt(floor)]``, so norms and each user's ranking are kept and
+    unrelated pairs (cosine near 0) sit near ``floor``. A margin loss on cosines then sees its
+    negatives at its lowest margin from the first step instead of far below it.
+
+    >>> users, items = lift_cosines(np.array([[1.0, 0.0]]), np.array([[0.0, 2.0], [1.0, 0.0]]), 0.6)
+    >>> np.linalg.norm(items, axis=1).tolist(), np.round(users @ items.T / [2.0, 1.0], 4).tolist()  # norms, cosines
+    ([2.0, 1.0], [[0.6, 1.0]])
+    """
+    lifted = []
+    for rows in (users, items):
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        units = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+        offset = np.full((len(rows), 1), np.sqrt(floor), dtype=rows.dtype)
+        lifted.append((np.hstack([np.sqrt(1.0 - floor) * units, offset]) * norms).astype(np.float32))
+    return lifted[0], lifted[1]
