@@ -251,6 +251,8 @@ def test_a_lifted_start_keeps_the_ranking_and_sets_unrelated_pairs_near_the_lift
     assert abs(cosines[0.0]) < 0.2 and abs(cosines[0.6] - 0.6 - 0.4 * cosines[0.0]) < 0.02
 
 
-def test_a_start_cosine_outside_zero_to_one_is_refused_by_name():
+@pytest.mark.parametrize("settings", [dict(dim=3, start_cosine=1.0), dict(dim=2, start_cosine=0.5),
+                                      dict(dim=8, start_cosine=0.5, init="normal")])
+def test_a_start_cosine_that_cannot_lift_is_refused_by_name(settings):
     with pytest.raises(MarginRankError, match="start_cosine"):
-        MF.build(sp.csr_matrix(np.ones((3, 4))), dim=3, start_cosine=1.0)
+        MF.build(sp.csr_matrix(np.ones((3, 4))), **settings)

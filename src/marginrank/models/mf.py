@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from marginrank.checks import require_choice, require_fraction, require_positive
+from marginrank.errors import MarginRankError
 from marginrank.models.base import (
     RANKING_SIMILARITIES,
     SIMILARITIES,
@@ -106,12 +107,13 @@ class MF(EmbeddingModel):
         (:func:`~marginrank.models.spectral_init.lift_cosines`): unrelated pairs then start near
         ``start_cosine``."""
         require_choice("init", init, INITS)
-        start_cosine = require_fraction("start_cosine", start_cosine, include_zero=True)
+        lifted = require_fraction("start_cosine", start_cosine, include_zero=True) > 0
         model = cls(*pairs.shape, **settings)
+        if lifted and (init == "normal" or model.dim < 3):
+            raise MarginRankError(f"start_cosine lifts a closed-form start of dim 3 or more; got init {init!r}, dim {model.dim}")
         if init != "normal":
             seed = int(torch.randint(0, 2**31 - 1, ()).item())
             start = als_start if init == "als" else low_pass_factors
-            lifted = start_cosine > 0 and model.dim > 2
             users, items = start(pairs, model.dim - lifted, seed)
             if lifted:
                 users, items = lift_cosines(users, items, start_cosine)
