@@ -93,10 +93,11 @@ def lift_cosines(users: np.ndarray, items: np.ndarray, floor: float) -> tuple[np
     >>> np.linalg.norm(items, axis=1).tolist(), np.round(users @ items.T / [2.0, 1.0], 4).tolist()  # norms, cosines
     ([2.0, 1.0], [[0.6, 1.0]])
     """
-    lifted = []
-    for rows in (users, items):
+
+    def lift(rows: np.ndarray) -> np.ndarray:
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
         units = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
         offset = np.full((len(rows), 1), np.sqrt(floor), dtype=rows.dtype)
-        lifted.append((np.hstack([np.sqrt(1.0 - floor) * units, offset]) * norms).astype(np.float32))
-    return lifted[0], lifted[1]
+        return (np.hstack([np.sqrt(1.0 - floor) * units, offset]) * norms).astype(np.float32)
+
+    return lift(users), lift(items)
