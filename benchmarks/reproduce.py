@@ -363,9 +363,9 @@ epoch) reached 0.0720 / 0.0595 after 31. The rows now keep the authors' constant
 this CPU 0.1881 / 0.1584 (epoch 126), level since about epoch 85 (0.1873-0.1881); on an H100 shared by six runs (`-h100`,
 390 s each) Gowalla 0.1865 after 38 epochs, Yelp2018 0.0721 / 0.0596 after 34, and at the authors'
 batch 1024 (`-h100-b1024`) 0.0716 after 10, ahead of their 0.0712. Yelp2018 stays below the MF
-BSL-800 row (0.0728 / 0.0600). Under the validation protocol Gowalla's in-batch row scores 0.1827
-/ 0.1536 after 55 epochs with the plateau cut (0.1818 after 42 at constant lr on the H100), above
-the MF BSL-800 row's 0.1784 / 0.1497. LightGCN + MMCL with the MF row's margins on in-batch
+BSL-800 row (0.0728 / 0.0600). Under the validation protocol Gowalla's in-batch row scores 0.1829
+/ 0.1542 at constant lr on this CPU (best epoch 75 of 80; 0.1827 / 0.1536 after 55 with the plateau
+cut, 0.1818 after 42 on the H100), above the MF BSL-800 row's 0.1784 / 0.1497. LightGCN + MMCL with the MF row's margins on in-batch
 negatives (`-h100-mmcl`) peaks after its first epoch (0.0896) and declines."""
 
 
