@@ -15,13 +15,15 @@ Three parts, on Yelp2018 and Gowalla, each row run with 3 seeds and reported wit
 A difference is called only where the [min, max] ranges over the seeds do not overlap.
 ``--quick`` runs every part on the built-in synthetic dataset (the Yelp2018 settings, 3 epochs,
 4 trials) in a few minutes. Results go to ``benchmarks/results/study[_quick].json`` and ``.md``,
-written after every row; rows already there for the same arguments are kept, so an interrupted
-study continues (searches resume from their ``study.db`` under ``--work``).
+written after every row; rows already there for the same seeds and epoch cap are kept (tuned rows
+for the same ``--trials``), so an interrupted study continues (searches resume from their
+``study.db`` under ``--work``) and studies of other parts or datasets can run side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import sys
 import time
@@ -111,7 +113,7 @@ def tune(data: Dataset, table: dict[str, Any], loss: str, folder: Path, trials: 
     best = best_trial(study)
     applied = searched.apply(base, best.user_attrs["settings"])
     changed = {key: getattr(applied, key) for key in best.user_attrs["settings"]}
-    return {"trials": len(study.trials), "validation": best.value, "settings": changed, "seconds": time.perf_counter() - start}
+    return {"budget": trials, "trials": len(study.trials), "validation": best.value, "settings": changed, "seconds": time.perf_counter() - start}
 
 
 def measure(part: str, spec: dict[str, Any], dataset: str, data: Dataset, args: argparse.Namespace) -> dict[str, Any]:
@@ -149,7 +151,7 @@ def verdict(row: dict[str, Any], other: dict[str, Any], metric: str = "recall@20
 def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     names = ", ".join(dict.fromkeys(r["dataset"] for r in results))
     lines = [f"# Study results: {names}{' (--quick)' if args.quick else ''}", "",
-             f"Seeds per row: {args.seeds}; trials per search: {args.trials}; epochs capped at "
+             f"Seeds per row: {args.seeds}; epochs capped at "
              f"{args.max_epochs or 'the config value'}. Test metrics of the refit model, mean (min-max over seeds); "
              "s per run: one seed's fit (selection, refit, test), the search not included.", ""]
     by_key = {(r["part"], r["dataset"], r["row"]): r for r in results}
@@ -172,6 +174,27 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def key(row: dict[str, Any]) -> tuple[str, str, str]:
+    return row["part"], row["dataset"], row["row"]
+
+
+def stored_rows(out: Path, identity: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows ``out`` holds for the same seeds, epoch cap and data; none if it was written for others."""
+    stored = json.loads(out.read_text()) if out.exists() else {}
+    return stored["rows"] if stored.get("args") == identity else []
+
+
+def record(out: Path, identity: dict[str, Any], row: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Add ``row`` to ``out`` (replacing an older run of it) and rewrite its markdown, under a lock, so
+    that studies running side by side (other parts or datasets) keep each other's rows."""
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = [r for r in stored_rows(out, identity) if key(r) != key(row)] + [row]
+        atomic_write_text(out, json.dumps({"args": identity, "rows": results}, indent=1) + "\n")
+        atomic_write_text(out.with_suffix(".md"), markdown(results, args) + "\n")
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
@@ -189,10 +212,9 @@ def main() -> int:
         args.datasets, args.max_epochs, args.trials = ["synthetic"], args.max_epochs or 3, min(args.trials, 4)
         args.work = args.work.with_name(args.work.name + "-quick")
     out = args.out or RESULTS / f"study{'_quick' if args.quick else ''}.json"
-    identity = {key: getattr(args, key) for key in ("seeds", "trials", "max_epochs", "quick")}
-    stored = json.loads(out.read_text()) if out.exists() else {}
-    results = stored["rows"] if stored.get("args") == identity else []
-    done = {(r["part"], r["dataset"], r["row"]) for r in results}
+    identity = {key: getattr(args, key) for key in ("seeds", "max_epochs", "quick")}
+    results = stored_rows(out, identity)
+    done = {key(r) for r in results if r["tuning"] is None or r["tuning"]["budget"] == args.trials}
     for dataset in args.datasets:
         if dataset == "synthetic":
             data = datasets.load("synthetic")
@@ -207,9 +229,7 @@ def main() -> int:
                 if not wanted or (part, dataset, spec["row"]) in done:
                     continue
                 print(f"{part} / {dataset} / {spec['row']}", file=sys.stderr, flush=True)
-                results.append(measure(part, spec, dataset, data, args))
-                atomic_write_text(out, json.dumps({"args": identity, "rows": results}, indent=1) + "\n")
-                atomic_write_text(out.with_suffix(".md"), markdown(results, args) + "\n")
+                results = record(out, identity, measure(part, spec, dataset, data, args), args)
     print(markdown(results, args))
     return 0
 
