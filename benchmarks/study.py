@@ -69,6 +69,26 @@ def rows(part: str) -> list[dict[str, Any]]:
             for keep in KEEP for loss in LOSSES]
 
 
+def signature(spec: dict[str, Any]) -> str | None:
+    """What a row's runs depend on besides the dataset: its config, changes and kept share; None if tuned."""
+    if spec["tuned"]:
+        return None
+    return json.dumps({"config": spec["config"], "changes": spec["changes"], "keep": spec.get("keep", 1.0)}, sort_keys=True)
+
+
+SIGNATURES = {(part, spec["row"]): signature(spec) for part in PARTS for spec in rows(part)}
+
+
+def measured_before(spec: dict[str, Any], part: str, dataset: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The same runs under another part's name (the MMCL-100 grid row is the mining part's uniform row),
+    taken over instead of run again."""
+    wanted = signature(spec)
+    for r in results:
+        if wanted is not None and r["dataset"] == dataset and SIGNATURES.get((r["part"], r["row"])) == wanted:
+            return {**r, "part": part, "row": spec["row"], "same_as": r.get("same_as", f"{r['part']} / {r['row']}")}
+    return None
+
+
 def references(part: str, row: str) -> str | None:
     """The row a row is compared with: the grid row (tuned), uniform negatives (mining), MMCL (sparsity)."""
     if part == "tuned" and row.endswith(" tuned"):
@@ -169,7 +189,8 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                                                          f"valid {r['tuning']['validation']:.4f}")
                 reference = by_key.get((part, dataset, references(part, r["row"]) or ""))
                 versus = "" if reference is None else f"{verdict(r, reference)} of {reference['row']}"
-                lines.append(f"| {r['row']} | {cells[0]} | {cells[1]} | {seconds:.1f} | {tuning} | {versus} |")
+                name = r["row"] + (f" (the runs of {r['same_as']})" if "same_as" in r else "")
+                lines.append(f"| {name} | {cells[0]} | {cells[1]} | {seconds:.1f} | {tuning} | {versus} |")
             lines.append("")
     return "\n".join(lines)
 
@@ -229,7 +250,8 @@ def main() -> int:
                 if not wanted or (part, dataset, spec["row"]) in done:
                     continue
                 print(f"{part} / {dataset} / {spec['row']}", file=sys.stderr, flush=True)
-                results = record(out, identity, measure(part, spec, dataset, data, args), args)
+                row = measured_before(spec, part, dataset, stored_rows(out, identity)) or measure(part, spec, dataset, data, args)
+                results = record(out, identity, row, args)
     print(markdown(results, args))
     return 0
 
