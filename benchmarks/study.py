@@ -89,15 +89,16 @@ def measured_before(spec: dict[str, Any], part: str, dataset: str, results: list
     return None
 
 
-def references(part: str, row: str) -> str | None:
-    """The row a row is compared with: the grid row (tuned), uniform negatives (mining), MMCL (sparsity)."""
+def references(part: str, row: str) -> list[str]:
+    """The rows a row is compared with: its grid row and, for CCL and BSL, tuned MMCL (tuned); uniform
+    negatives (mining); MMCL (sparsity)."""
     if part == "tuned" and row.endswith(" tuned"):
-        return row.replace(" tuned", " grid")
+        return [row.replace(" tuned", " grid")] + ([] if row.startswith("MMCL") else ["MMCL" + row[row.index("-"):]])
     if part == "mining" and not row.endswith(" uniform"):
-        return row.rsplit(" ", 1)[0] + " uniform"
+        return [row.rsplit(" ", 1)[0] + " uniform"]
     if part == "sparsity" and not row.startswith("MMCL"):
-        return "MMCL" + row[row.index("-"):]
-    return None
+        return ["MMCL" + row[row.index("-"):]]
+    return []
 
 
 def kept(data: Dataset, keep: float) -> Dataset:
@@ -187,15 +188,15 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 seconds = spread([run["seconds"] for run in r["runs"]])[0]
                 tuning = "" if r["tuning"] is None else (f"{r['tuning']['trials']} trials, {r['tuning']['seconds']:.0f} s, "
                                                          f"valid {r['tuning']['validation']:.4f}")
-                reference = by_key.get((part, dataset, references(part, r["row"]) or ""))
-                versus = "" if reference is None else f"{verdict(r, reference)} of {reference['row']}"
+                compared = (by_key.get((part, dataset, name)) for name in references(part, r["row"]))
+                versus = "; ".join(f"{verdict(r, other)} of {other['row']}" for other in compared if other is not None)
                 name = r["row"] + (f" (the runs of {r['same_as']})" if "same_as" in r else "")
                 lines.append(f"| {name} | {cells[0]} | {cells[1]} | {seconds:.1f} | {tuning} | {versus} |")
             lines.append("")
     return "\n".join(lines)
 
 
-def key(row: dict[str, Any]) -> tuple[str, str, str]:
+def row_key(row: dict[str, Any]) -> tuple[str, str, str]:
     return row["part"], row["dataset"], row["row"]
 
 
@@ -210,7 +211,7 @@ def record(out: Path, identity: dict[str, Any], row: dict[str, Any], args: argpa
     that studies running side by side (other parts or datasets) keep each other's rows."""
     with open(out.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        results = [r for r in stored_rows(out, identity) if key(r) != key(row)] + [row]
+        results = [r for r in stored_rows(out, identity) if row_key(r) != row_key(row)] + [row]
         atomic_write_text(out, json.dumps({"args": identity, "rows": results}, indent=1) + "\n")
         atomic_write_text(out.with_suffix(".md"), markdown(results, args) + "\n")
     return results
@@ -227,15 +228,23 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="synthetic data, 3 epochs, 4 trials: minutes")
     parser.add_argument("--work", type=Path, default=Path("runs/study"), help="where the searches keep their studies")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default: benchmarks/results/study[_quick].json)")
+    parser.add_argument("--render-only", action="store_true", help="rewrite the markdown of the results JSON (as it was run) and print it")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from the search
     if args.quick:
         args.datasets, args.max_epochs, args.trials = ["synthetic"], args.max_epochs or 3, min(args.trials, 4)
         args.work = args.work.with_name(args.work.name + "-quick")
     out = args.out or RESULTS / f"study{'_quick' if args.quick else ''}.json"
+    if args.render_only:
+        stored = json.loads(out.read_text())
+        vars(args).update(stored["args"])
+        results = stored["rows"]
+        atomic_write_text(out.with_suffix(".md"), markdown(results, args) + "\n")
+        print(markdown(results, args))
+        return 0
     identity = {key: getattr(args, key) for key in ("seeds", "max_epochs", "quick")}
     results = stored_rows(out, identity)
-    done = {key(r) for r in results if r["tuning"] is None or r["tuning"]["budget"] == args.trials}
+    done = {row_key(r) for r in results if r["tuning"] is None or r["tuning"]["budget"] == args.trials}
     for dataset in args.datasets:
         if dataset == "synthetic":
             data = datasets.load("synthetic")
