@@ -180,7 +180,8 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         for dataset in dict.fromkeys(r["dataset"] for r in results if r["part"] == part):
             lines += [f"## {part}: {dataset}", "",
                       "| row | Recall@20 | NDCG@20 | s per run | tuning | vs |", "|---|---|---|---|---|---|"]
-            for r in (r for r in results if r["part"] == part and r["dataset"] == dataset):
+            order = {spec["row"]: i for i, spec in enumerate(rows(part))}
+            for r in sorted((r for r in results if r["part"] == part and r["dataset"] == dataset), key=lambda r: order[r["row"]]):
                 cells = []
                 for metric in METRICS:
                     mean, low, high = spread([run[metric] for run in r["runs"]])
