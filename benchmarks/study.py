@@ -244,8 +244,6 @@ def main() -> int:
         print(markdown(results, args))
         return 0
     identity = {key: getattr(args, key) for key in ("seeds", "max_epochs", "quick")}
-    results = stored_rows(out, identity)
-    done = {row_key(r) for r in results if r["tuning"] is None or r["tuning"]["budget"] == args.trials}
     for dataset in args.datasets:
         if dataset == "synthetic":
             data = datasets.load("synthetic")
@@ -257,12 +255,14 @@ def main() -> int:
         for part in args.parts:
             for spec in rows(part):
                 wanted = args.rows is None or any(text in spec["row"] for text in args.rows)
+                results = stored_rows(out, identity)  # rows finished meanwhile by a study running beside this one count
+                done = {row_key(r) for r in results if r["tuning"] is None or r["tuning"]["budget"] == args.trials}
                 if not wanted or (part, dataset, spec["row"]) in done:
                     continue
                 print(f"{part} / {dataset} / {spec['row']}", file=sys.stderr, flush=True)
-                row = measured_before(spec, part, dataset, stored_rows(out, identity)) or measure(part, spec, dataset, data, args)
-                results = record(out, identity, row, args)
-    print(markdown(results, args))
+                row = measured_before(spec, part, dataset, results) or measure(part, spec, dataset, data, args)
+                record(out, identity, row, args)
+    print(markdown(stored_rows(out, identity), args))
     return 0
 
 
