@@ -84,7 +84,8 @@ def measured_before(spec: dict[str, Any], part: str, dataset: str, results: list
     taken over instead of run again."""
     wanted = signature(spec)
     for r in results:
-        if wanted is not None and r["dataset"] == dataset and SIGNATURES.get((r["part"], r["row"])) == wanted:
+        elsewhere = (r["part"], r["row"]) != (part, spec["row"])
+        if wanted is not None and elsewhere and r["dataset"] == dataset and SIGNATURES.get((r["part"], r["row"])) == wanted:
             return {**r, "part": part, "row": spec["row"], "same_as": r.get("same_as", f"{r['part']} / {r['row']}")}
     return None
 

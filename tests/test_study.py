@@ -42,6 +42,7 @@ def test_a_row_made_of_the_same_runs_as_another_parts_row_takes_them_over(study)
     full = study.measured_before(spec["sparsity"]["MMCL-800 keep 100%"], "sparsity", "gowalla", [taken])
     assert full["same_as"] == "mining / MMCL-800 uniform"  # named after the row that ran them
     assert study.measured_before(spec["sparsity"]["MMCL-800 keep 50%"], "sparsity", "gowalla", [uniform]) is None
+    assert study.measured_before(spec["mining"]["MMCL-800 uniform"], "mining", "gowalla", [uniform]) is None  # not from itself
     assert study.measured_before(spec["tuned"]["MMCL-800 grid"], "tuned", "yelp2018", [uniform]) is None
     assert study.measured_before(spec["tuned"]["MMCL-800 tuned"], "tuned", "gowalla", [uniform]) is None
     assert study.measured_before(spec["mining"]["MMCL-800 hard"], "mining", "gowalla", [uniform]) is None
