@@ -83,9 +83,11 @@ def measured_before(spec: dict[str, Any], part: str, dataset: str, results: list
     """The same runs under another part's name (the MMCL-100 grid row is the mining part's uniform row),
     taken over instead of run again."""
     wanted = signature(spec)
+    if wanted is None:
+        return None
     for r in results:
         elsewhere = (r["part"], r["row"]) != (part, spec["row"])
-        if wanted is not None and elsewhere and r["dataset"] == dataset and SIGNATURES.get((r["part"], r["row"])) == wanted:
+        if elsewhere and r["dataset"] == dataset and SIGNATURES.get((r["part"], r["row"])) == wanted:
             return {**r, "part": part, "row": spec["row"], "same_as": r.get("same_as", f"{r['part']} / {r['row']}")}
     return None
 
@@ -178,10 +180,10 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
              "s per run: one seed's fit (selection, refit, test), the search not included.", ""]
     by_key = {(r["part"], r["dataset"], r["row"]): r for r in results}
     for part in PARTS:
+        order = {spec["row"]: i for i, spec in enumerate(rows(part))}
         for dataset in dict.fromkeys(r["dataset"] for r in results if r["part"] == part):
             lines += [f"## {part}: {dataset}", "",
                       "| row | Recall@20 | NDCG@20 | s per run | tuning | vs |", "|---|---|---|---|---|---|"]
-            order = {spec["row"]: i for i, spec in enumerate(rows(part))}
             for r in sorted((r for r in results if r["part"] == part and r["dataset"] == dataset), key=lambda r: order[r["row"]]):
                 cells = []
                 for metric in METRICS:
@@ -240,9 +242,9 @@ def main() -> int:
     if args.render_only:
         stored = json.loads(out.read_text())
         vars(args).update(stored["args"])
-        results = stored["rows"]
-        atomic_write_text(out.with_suffix(".md"), markdown(results, args) + "\n")
-        print(markdown(results, args))
+        table = markdown(stored["rows"], args)
+        atomic_write_text(out.with_suffix(".md"), table + "\n")
+        print(table)
         return 0
     identity = {key: getattr(args, key) for key in ("seeds", "max_epochs", "quick")}
     for dataset in args.datasets:
@@ -255,10 +257,11 @@ def main() -> int:
             continue
         for part in args.parts:
             for spec in rows(part):
-                wanted = args.rows is None or any(text in spec["row"] for text in args.rows)
+                if args.rows is not None and not any(text in spec["row"] for text in args.rows):
+                    continue
                 results = stored_rows(out, identity)  # rows finished meanwhile by a study running beside this one count
                 done = {row_key(r) for r in results if r["tuning"] is None or r["tuning"]["budget"] == args.trials}
-                if not wanted or (part, dataset, spec["row"]) in done:
+                if (part, dataset, spec["row"]) in done:
                     continue
                 print(f"{part} / {dataset} / {spec['row']}", file=sys.stderr, flush=True)
                 row = measured_before(spec, part, dataset, results) or measure(part, spec, dataset, data, args)
