@@ -32,20 +32,22 @@ def test_a_budget_holds_the_best_point_within_it(anytime):
     assert [anytime.best_within(points, budget) for budget in (2, 5, 10, 20)] == [None, 0.05, 0.05, 0.06]
 
 
-def test_the_table_compares_each_run_with_als_and_names_the_targets(anytime):
+def test_the_table_compares_marginranks_best_run_with_als_and_names_the_targets(anytime):
     def curve(*points):
         return {"points": [{"seconds": s, "recall@20": r} for s, r in points]}
 
     result = {"datasets": {"gowalla": {
         "als": {"curves": [curve((4, 0.15), (40, 0.17))]},
-        "marginrank": {"marginrank defaults": curve((3, 0.16), (80, 0.1840)), "marginrank BSL-800": curve((30, 0.14))},
+        "marginrank": {"marginrank defaults": curve((3, 0.16), (80, 0.1840)), "BSL-800, dim 256": curve((30, 0.175))},
     }}}
     result["table"] = anytime.budget_table(result)
     at = {row["budget_s"]: row for row in result["table"]}
-    assert at[5]["implicit ALS (tuned)"] == 0.15 and at[5]["marginrank defaults"] == 0.16 and at[5]["marginrank BSL-800"] is None
+    assert at[5]["implicit ALS (tuned)"] == 0.15 and at[5]["marginrank defaults"] == 0.16 and at[5]["BSL-800, dim 256"] is None
+    assert [at[budget]["marginrank (best run)"] for budget in (5, 30, 60, 90)] == [0.16, 0.175, 0.175, 0.1840]
     text = anytime.markdown(result)
-    assert "| gowalla | 60 s | 0.1700 | 0.1600 (< ALS) | 0.1400 (< ALS) |" in text
-    assert "| gowalla | 90 s | 0.1700 | 0.1840 (≥ ALS) | 0.1400 (< ALS) |" in text
+    assert "| gowalla | 20 s | 0.1500 | 0.1600 (≥ ALS) | 0.1600 | — | — | — |" in text
+    assert "| gowalla | 60 s | 0.1700 | 0.1750 (≥ ALS) | 0.1600 | — | 0.1750 | — |" in text
+    assert "| gowalla | 90 s | 0.1700 | 0.1840 (≥ ALS) | 0.1840 | — | 0.1750 | — |" in text
     assert "- gowalla: Recall@20 0.1837 within 90 s: best 0.184 (met)" in text
 
 
