@@ -10,10 +10,9 @@ Every figure is measured in one run of this script, one job after the other on t
   began, model building, training and every evaluation included.
 - implicit ALS (not a dependency: installed into ``benchmarks/out/implicit-venv``, reused once
   complete, and run there in a subprocess with the same 2 threads): every setting of ``ALS_GRID``,
-  a point after each iteration of ``SNAPSHOTS`` at its cumulative training seconds plus one
-  evaluation (marginrank's evaluator timed on factors of that width: the cost any user pays to
-  score the model once). The runner ranks all items with its own NumPy Recall@20; the best
-  setting's last factors are ranked again here by marginrank's evaluator as a cross-check.
+  a point after each iteration of ``SNAPSHOTS`` at its cumulative training seconds plus the seconds
+  of its evaluation. The runner hands each snapshot's factors over and waits (not timed) while
+  marginrank's evaluator ranks them here, so both methods are ranked by the same code.
 
 A run's figure at a budget is the best Recall@20 of its points within the budget (for marginrank
 the run's best epoch, chosen on the test split as the papers' protocol does). Each method's figure
@@ -62,103 +61,78 @@ K = 20
 # ---- inside the throwaway environment (imports implicit; never marginrank) ------------------------------
 
 
-def numpy_recall(users: np.ndarray, items: np.ndarray, train: sp.csr_matrix, test: sp.csr_matrix) -> float:
-    """Mean over users with test items of |top-K (train items excluded) & test| / |test|."""
-    rows = np.flatnonzero(np.diff(test.indptr))
-    total = 0.0
-    for start in range(0, len(rows), 4096):
-        chunk = rows[start:start + 4096]
-        scores = users[chunk] @ items.T
-        seen = train[chunk].tocoo()
-        scores[seen.row, seen.col] = -np.inf
-        top = np.argpartition(-scores, K, axis=1)[:, :K]
-        relevant = test[chunk]
-        hits = np.asarray(relevant[np.arange(len(chunk))[:, None], top].sum(axis=1)).ravel()
-        total += float((hits / np.diff(relevant.indptr)).sum())
-    return total / len(rows)
-
-
 def run_als_grid(folder: Path) -> None:
-    """Train every ALS setting of the grid on ``folder/train.npz``; write ``folder/als.json`` and the best
-    setting's last factors (``folder/best.npz``)."""
+    """Train every ALS setting of the grid on ``folder/train.npz``. After each iteration of ``SNAPSHOTS``
+    write the factors to ``folder/snapshot.npz``, print the point's setting, iteration and training
+    seconds as one JSON line, and wait for a line on stdin (the snapshot evaluated) before going on."""
     from implicit.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
-    train, test = sp.load_npz(folder / "train.npz").tocsr(), sp.load_npz(folder / "test.npz").tocsr()
-    curves, best = [], -1.0
+    train = sp.load_npz(folder / "train.npz").tocsr()
     with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, single-threaded BLAS
         for factors, regularization, alpha in itertools.product(*ALS_GRID.values()):
-            model = AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha,
-                                            iterations=max(SNAPSHOTS), random_state=0, num_threads=THREADS,
+            setting = {"factors": factors, "regularization": regularization, "alpha": alpha}
+            model = AlternatingLeastSquares(**setting, iterations=max(SNAPSHOTS), random_state=0, num_threads=THREADS,
                                             calculate_training_loss=False)
-            points, outside = [], 0.0
-            started = time.perf_counter()
+            outside, started = 0.0, time.perf_counter()
 
-            def snapshot(iteration, _elapsed, _loss, model=model, points=points, started=started):
+            def snapshot(iteration, _elapsed, _loss, model=model, setting=setting, started=started):
                 nonlocal outside
                 tic = time.perf_counter()
                 if iteration + 1 in SNAPSHOTS:
-                    with threadpool_limits(THREADS, "blas"):  # not timed: the evaluation's own threads
-                        recall = numpy_recall(model.user_factors, model.item_factors, train, test)
-                    points.append({"iteration": iteration + 1, "train_s": tic - started - outside, "recall@20": recall})
+                    np.savez(folder / "snapshot.npz", users=model.user_factors, items=model.item_factors)
+                    print(json.dumps({**setting, "iteration": iteration + 1, "train_s": tic - started - outside}), flush=True)
+                    sys.stdin.readline()
                 outside += time.perf_counter() - tic
 
             model.fit(train, show_progress=False, callback=snapshot)
-            setting = {"factors": factors, "regularization": regularization, "alpha": alpha}
-            curves.append({**setting, "points": points})
-            print(json.dumps(curves[-1]), flush=True)
-            if points[-1]["recall@20"] > best:
-                best = points[-1]["recall@20"]
-                np.savez(folder / "best.npz", users=model.user_factors, items=model.item_factors, **setting)
-    (folder / "als.json").write_text(json.dumps(curves))
 
 
 # ---- here (marginrank) -------------------------------------------------------------------------------------
 
 
 def als_curves(dataset, venv: Path) -> dict:
-    """ALS's grid on ``dataset`` in the throwaway environment, with eval time and the cross-check."""
-    import torch
-
-    from marginrank.metrics import evaluate_embeddings
-
+    """ALS's grid on ``dataset``, trained in the throwaway environment; each snapshot ranked here."""
     install = ensure_venv(venv, PINS, "import implicit.als, threadpoolctl", REPORTED)
     if not install["ok"]:
         return {"status": "install_failed", "install": install}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         sp.save_npz(folder / "train.npz", dataset.train.matrix)
-        sp.save_npz(folder / "test.npz", dataset.test.matrix)
         environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        done = subprocess.run([str(python_of(venv)), str(Path(__file__).resolve()), "--inside", str(folder)],
-                              capture_output=True, text=True, env=environment)
-        if done.returncode != 0:
-            return {"status": "run_failed", "install": install, "error": tail(done.stderr or done.stdout, 25)}
-        curves = json.loads((folder / "als.json").read_text())
-        best = np.load(folder / "best.npz")
-        check = evaluate_embeddings(torch.from_numpy(best["users"]), torch.from_numpy(best["items"]),
-                                    dataset.train.matrix, dataset.test.matrix, ks=(K,))[f"recall@{K}"]
-    runner_best = max(curve["points"][-1]["recall@20"] for curve in curves)
-    eval_seconds = {factors: _eval_seconds(dataset, factors) for factors in ALS_GRID["factors"]}
-    for curve in curves:
-        for point in curve["points"]:
-            point["seconds"] = point["train_s"] + eval_seconds[curve["factors"]]
-    return {"status": "ok", "install": install, "eval_seconds": eval_seconds, "curves": curves,
-            "cross_check": {"runner recall@20": runner_best, "marginrank recall@20": check}}
+        with open(folder / "stderr.txt", "w+") as errors:
+            runner = subprocess.Popen([str(python_of(venv)), str(Path(__file__).resolve()), "--inside", str(folder)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True, env=environment)
+            curves = evaluate_snapshots(runner, folder, dataset)
+            errors.seek(0)
+            if runner.returncode != 0:
+                return {"status": "run_failed", "install": install, "error": tail(errors.read(), 25)}
+    return {"status": "ok", "install": install, "curves": curves}
 
 
-def _eval_seconds(dataset, factors: int) -> float:
-    """Seconds marginrank's full-ranking evaluation takes on factors of this width."""
+def evaluate_snapshots(runner: subprocess.Popen, folder: Path, dataset) -> list[dict]:
+    """Rank every snapshot the runner announces with marginrank's evaluator while the runner waits, and
+    answer it; a point's ``seconds`` is its training seconds plus that evaluation's. One curve per setting."""
     import torch
 
     from marginrank.metrics import evaluate_embeddings
 
-    generator = torch.Generator().manual_seed(0)
-    users = torch.randn(dataset.n_users, factors, generator=generator)
-    items = torch.randn(dataset.n_items, factors, generator=generator)
-    tic = time.perf_counter()
-    evaluate_embeddings(users, items, dataset.train.matrix, dataset.test.matrix, ks=(K,))
-    return time.perf_counter() - tic
+    curves: dict[tuple, dict] = {}
+    for line in runner.stdout:
+        announced = json.loads(line)
+        setting = {name: announced[name] for name in ALS_GRID}
+        with np.load(folder / "snapshot.npz") as snapshot:
+            users, items = torch.from_numpy(snapshot["users"]), torch.from_numpy(snapshot["items"])
+        tic = time.perf_counter()
+        recall = evaluate_embeddings(users, items, dataset.train.matrix, dataset.test.matrix, ks=(K,))[f"recall@{K}"]
+        point = {"iteration": announced["iteration"], "train_s": announced["train_s"], "eval_s": time.perf_counter() - tic}
+        point.update(seconds=point["train_s"] + point["eval_s"], **{f"recall@{K}": recall})
+        curves.setdefault(tuple(setting.values()), {**setting, "points": []})["points"].append(point)
+        print(json.dumps({**setting, **point}), flush=True)
+        runner.stdin.write("\n")
+        runner.stdin.flush()
+    runner.wait()
+    return list(curves.values())
 
 
 def marginrank_curve(dataset, settings: dict, seconds: float) -> dict:
@@ -277,7 +251,7 @@ def main() -> int:
             measured["marginrank"][run] = marginrank_curve(dataset, settings, args.seconds)
             print(name, run, json.dumps(measured["marginrank"][run]["points"]), flush=True)
         measured["als"] = als_curves(dataset, args.venv)
-        print(name, "ALS", measured["als"]["status"], json.dumps(measured["als"].get("cross_check")), flush=True)
+        print(name, "ALS", measured["als"]["status"], flush=True)
         result["datasets"][name] = measured
     if not result["datasets"]:
         return 0

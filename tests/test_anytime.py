@@ -1,9 +1,10 @@
-"""benchmarks/anytime.py without implicit: the runner's own Recall@20, the budget reading, the table
+"""benchmarks/anytime.py without implicit: the snapshot exchange with the runner, the budget reading, the table
 and the failure report. Nothing here installs anything."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,12 +20,32 @@ def anytime():
     return benchmark_script("anytime")
 
 
-def test_the_runners_recall_is_marginranks(anytime):
-    data = datasets.load("synthetic", n_users=300, n_items=120)
-    rng = np.random.default_rng(0)
+FAKE_RUNNER = """
+import json, sys
+import numpy as np
+for iteration in (1, 2):
+    rng = np.random.default_rng(iteration)
     users, items = rng.normal(size=(300, 8)).astype(np.float32), rng.normal(size=(120, 8)).astype(np.float32)
-    ours = evaluate_embeddings(torch.from_numpy(users), torch.from_numpy(items), data.train.matrix, data.test.matrix, ks=(20,))
-    assert anytime.numpy_recall(users, items, data.train.matrix, data.test.matrix) == pytest.approx(ours["recall@20"], abs=1e-12)
+    np.savez(sys.argv[1] + "/snapshot.npz", users=users, items=items)
+    print(json.dumps({"factors": 8, "regularization": 0.1, "alpha": 10.0, "iteration": iteration, "train_s": 0.5 * iteration}), flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_each_als_snapshot_is_ranked_by_marginrank_while_the_runner_waits(anytime, tmp_path):
+    data = datasets.load("synthetic", n_users=300, n_items=120)
+    runner = subprocess.Popen([sys.executable, "-c", FAKE_RUNNER, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    curves = anytime.evaluate_snapshots(runner, tmp_path, data)
+    assert runner.returncode == 0
+    [curve] = curves
+    assert (curve["factors"], curve["regularization"], curve["alpha"]) == (8, 0.1, 10.0)
+    for iteration, point in zip((1, 2), curve["points"], strict=True):
+        rng = np.random.default_rng(iteration)
+        users, items = rng.normal(size=(300, 8)).astype(np.float32), rng.normal(size=(120, 8)).astype(np.float32)
+        ours = evaluate_embeddings(torch.from_numpy(users), torch.from_numpy(items), data.train.matrix, data.test.matrix, ks=(20,))
+        assert point["iteration"] == iteration and point["recall@20"] == ours["recall@20"]
+        assert point["seconds"] == pytest.approx(0.5 * iteration + point["eval_s"]) and point["eval_s"] > 0
 
 
 def test_a_budget_holds_the_best_point_within_it(anytime):

@@ -61,7 +61,7 @@ from marginrank.training.callbacks import Callback, CollapseCheck, LearningRateR
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
-from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
+from marginrank.training.optimizers import OPTIMIZERS, make_optimizer, preload_optimizers
 from marginrank.training.run_folder import claim
 from marginrank.training.schedules import cosine_decay
 from marginrank.training.tasks import InteractionTask
@@ -423,6 +423,7 @@ class Recommender:
         the selection metrics of every evaluated epoch of the selection run (the validation split's
         under ``protocol="validation"``); an exception it raises ends the fit there."""
         started, p = time.perf_counter(), self.params
+        preload_optimizers()
         if not isinstance(data, (Dataset, Interactions)):
             raise MarginRankError(
                 f"fit takes a Dataset or Interactions (see marginrank.data: read_delimited, from_dataframe, "
