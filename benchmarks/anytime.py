@@ -4,7 +4,8 @@ Yelp2018 and Gowalla.
 
 Every figure is measured in one run of this script, one job after the other on the same machine:
 
-- marginrank: ``Recommender(protocol="paper", time_limit=...)``, with nothing else set for
+- marginrank: ``Recommender(protocol="paper", time_limit=...)`` with glibc's allocator tuned as the
+  ``marginrank`` command tunes it (:func:`marginrank.allocator.tune_allocator`), nothing else set for
   ``defaults`` (64 wide) and ``loss="bsl", negatives=800, dim=...`` for the rows; a point per
   evaluation (the closed-form start, epoch 0, then every epoch) at the seconds elapsed since ``fit``
   began, model building, training and every evaluation included.
@@ -234,9 +235,11 @@ def main() -> int:
     import torch
 
     from marginrank import datasets
+    from marginrank.allocator import tune_allocator
     from marginrank.atomic import atomic_write_text
 
     torch.set_num_threads(THREADS)
+    tune_allocator()  # as the marginrank command does before any sub-command
     earlier = args.out.with_suffix(".json")
     kept = json.loads(earlier.read_text())["datasets"] if earlier.exists() else {}
     result = {"threads": THREADS, "als_grid": ALS_GRID, "snapshots": SNAPSHOTS, "seconds_per_run": args.seconds,
