@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from marginrank.models.implicit_als import als_start, als_sweeps
+from marginrank.models.implicit_als import START_ALPHA, START_REGULARIZATION, als_start, als_sweeps
+from marginrank.models.spectral_init import cosine_ready, low_pass
 
 ALPHA, REG = 5.0, 0.3
 
@@ -66,3 +67,19 @@ def test_the_start_ranks_unseen_items_of_each_users_community_first():
     np.testing.assert_allclose(np.linalg.norm(items, axis=1), np.linalg.norm(items, axis=1).max(), rtol=1e-5)
     scores = users @ items.T
     assert all(scores[u][own[u] & ~seen[u]].min() > scores[u][~own[u]].max() for u in range(45))
+
+
+@pytest.mark.parametrize("dim, sweeps", [(128, 3), (130, 2)])
+def test_the_start_sweeps_three_times_up_to_128_wide_and_twice_beyond(dim, sweeps):
+    pairs = sp.csr_matrix((np.random.default_rng(2).random((300, 260)) < 0.05).astype(np.float32))
+    _, low = low_pass(pairs, dim - 1)
+    low = torch.from_numpy(low / np.linalg.norm(low, axis=1).max())
+
+    def swept(times: int) -> np.ndarray:
+        users, items = als_sweeps(pairs, torch.zeros(300, dim - 1), low, times, alpha=START_ALPHA,
+                                  regularization=START_REGULARIZATION)
+        return cosine_ready(users.numpy(), items.numpy(), dim)[1]
+
+    _, items = als_start(pairs, dim)
+    np.testing.assert_allclose(items, swept(sweeps), atol=1e-6)
+    assert not np.allclose(items, swept(5 - sweeps), atol=1e-4)

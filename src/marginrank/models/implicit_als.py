@@ -23,7 +23,8 @@ from torch import Tensor
 from marginrank.models.spectral_init import cosine_ready, csr_tensor, low_pass
 
 CG_STEPS = 3
-START_SWEEPS, START_ALPHA, START_REGULARIZATION = 3, 20.0, 0.1  # als_start, chosen on Yelp2018's and Gowalla's validation splits
+START_ALPHA, START_REGULARIZATION = 20.0, 0.1  # als_start, chosen on Yelp2018's and Gowalla's validation splits
+NARROW_SWEEPS, WIDE_SWEEPS, WIDEST_NARROW = 3, 2, 128  # als_start's sweeps: three up to 128 wide, two beyond
 
 
 def als_sweeps(
@@ -76,7 +77,7 @@ def _solve(pattern: Tensor, fixed: Tensor, start: Tensor, alpha: float, regulari
 
 def als_start(pairs: sp.csr_matrix, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(users [n_users, dim], items [n_items, dim])``: the low-pass items (largest norm 1), then
-    ``START_SWEEPS`` sweeps of ALS, made ready for cosine scores
+    :func:`start_sweeps` sweeps of ALS, made ready for cosine scores
     (:func:`~marginrank.models.spectral_init.cosine_ready`).
 
     Measured here (Recall@20 before any training step, 64 wide): Yelp2018 0.0626 and Gowalla 0.1547
@@ -85,11 +86,23 @@ def als_start(pairs: sp.csr_matrix, dim: int, seed: int = 0) -> tuple[np.ndarray
     needs four to eight iterations at 64 factors for 0.0615 and 0.1518. The number of sweeps was
     chosen on validation splits (a tenth of each user's training pairs held out): Recall@20 there
     after 2 / 3 / 4 sweeps, Yelp2018 0.0988 / 0.1010 / 0.1021 at 64 wide and 0.1078 / 0.1097 /
-    0.1098 at 128, Gowalla 0.1634 / 0.1631 / 0.1604 and 0.1878 / 0.1884 / 0.1867.
+    0.1098 at 128, Gowalla 0.1634 / 0.1631 / 0.1604 and 0.1878 / 0.1884 / 0.1867; wider, after 2 / 3
+    sweeps, Yelp2018 0.1150 / 0.1152 at 256 and 0.1150 / 0.1154 at 384, Gowalla 0.2117 / 0.2099 and
+    0.2203 / 0.2186 (:func:`start_sweeps`).
     """
     _, items = low_pass(pairs, dim - 1, seed)
     largest = np.linalg.norm(items, axis=1).max()
     items = torch.from_numpy(items / largest if largest > 0 else items)
     users = torch.zeros(pairs.shape[0], dim - 1)  # the first half-sweep solves them from the items
-    users, items = als_sweeps(pairs, users, items, START_SWEEPS, alpha=START_ALPHA, regularization=START_REGULARIZATION)
+    users, items = als_sweeps(pairs, users, items, start_sweeps(dim), alpha=START_ALPHA, regularization=START_REGULARIZATION)
     return cosine_ready(users.numpy(), items.numpy(), dim)
+
+
+def start_sweeps(dim: int) -> int:
+    """ALS sweeps in :func:`als_start` at ``dim`` wide: a third sweep helps up to 128 wide on both
+    datasets' validation splits and costs Gowalla's beyond (0.0018 at 256 and 384, Yelp2018 even).
+
+    >>> [start_sweeps(dim) for dim in (64, 128, 129, 384)]
+    [3, 3, 2, 2]
+    """
+    return NARROW_SWEEPS if dim <= WIDEST_NARROW else WIDE_SWEEPS
