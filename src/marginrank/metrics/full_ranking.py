@@ -26,6 +26,8 @@ from marginrank.metrics.top_k import top_k
 ArrayLike = np.ndarray | torch.Tensor
 ScoredRows = tuple[torch.Tensor, torch.Tensor | None]
 """A chunk's score rows and the items of their columns (None: every item, in index order)."""
+ALIGNED = 16
+"""Score rows are computed a multiple of this many floats wide (64 bytes, a cache line), zero past the last item."""
 
 
 class MetricSums:
@@ -297,17 +299,21 @@ def evaluate_embeddings_sums(
         )
     if user_emb.shape[1] != item_emb.shape[1]:
         raise MarginRankError(f"user and item embeddings differ in width: {user_emb.shape[1]} vs {item_emb.shape[1]}")
-    item_emb = item_emb.to(user_emb.device)
-    item_columns = item_emb.T.contiguous()
+    n_items = ranker.n_items
+    # zero columns up to a whole cache line: a product whose rows are an odd number of floats long
+    # runs at half speed (Gowalla's 40,981 items, 64 wide: 2.4 s for all users, 1.1 s at 40,992)
+    item_columns = user_emb.new_zeros(item_emb.shape[1], -(-n_items // ALIGNED) * ALIGNED)
+    item_columns[:, :n_items] = item_emb.T
     # one score buffer for every chunk: a fresh [chunk, n_items] block each time (hundreds of MiB)
     # is served by fresh pages, and filling them cost as much as the product itself
-    buffer = torch.empty(0, ranker.n_items, dtype=torch.result_type(user_emb, item_emb), device=user_emb.device)
+    buffer = user_emb.new_empty(0, item_columns.shape[1])
 
     def score_rows(chunk: np.ndarray) -> ScoredRows:
         nonlocal buffer
         if buffer.shape[0] < len(chunk):
-            buffer = buffer.new_empty(len(chunk), ranker.n_items)
-        return torch.mm(user_emb[torch.from_numpy(chunk).to(user_emb.device)], item_columns, out=buffer[: len(chunk)]), None
+            buffer = buffer.new_empty(len(chunk), item_columns.shape[1])
+        rows = torch.from_numpy(chunk).to(user_emb.device)
+        return torch.mm(user_emb[rows], item_columns, out=buffer[: len(chunk)])[:, :n_items], None
 
     return _sum_over_chunks(ranker, score_rows, ks, metrics, chunk_size, users)
 
