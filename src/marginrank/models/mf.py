@@ -99,7 +99,7 @@ class MF(EmbeddingModel):
     def build(cls, pairs: sp.csr_matrix, *, init: str = "als", start_cosine: float = 0.0, **settings: object) -> Self:
         """An MF with one row per user and item of ``pairs``, started from a closed-form recommender
         of ``pairs`` added to the normal init (seeded by torch), so that training starts from its ranking:
-        ``init = "als"`` [default] three sweeps of implicit-feedback ALS from the low-pass items
+        ``init = "als"`` [default] a few sweeps of implicit-feedback ALS from the low-pass items
         (:func:`marginrank.models.implicit_als.als_start`), ``"svd"`` the low-pass filter alone
         (:mod:`marginrank.models.spectral_init`); ``"normal"`` starts from the normal init alone, as
         SimpleX and MMCL do. ``start_cosine`` in [0, 1) lifts the start's cosines to ``start_cosine +
