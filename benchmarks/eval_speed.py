@@ -98,9 +98,9 @@ def main() -> int:
     print(f"peak RSS {peak:.0f} MiB (before: {rss_before:.0f} MiB); target < 3 s on Yelp2018 at 64 wide: "
           f"{'met' if target and max(target) < 3 else 'missed' if target else 'not measured'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"benchmark": "eval_speed", "threads": torch.get_num_threads(), "chunk_size": args.chunk_size, "rows": rows, "peak_rss_mib": peak,
-              "python": sys.version.split()[0], "torch": torch.__version__, "machine": platform.machine(),
-              "numpy": np.__version__}
+    result = {"benchmark": "eval_speed", "threads": torch.get_num_threads(), "chunk_size": args.chunk_size,
+              "rows": rows, "peak_rss_mib": peak, "python": sys.version.split()[0], "torch": torch.__version__,
+              "machine": platform.machine(), "numpy": np.__version__}
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2))
     tmp.replace(args.out)
