@@ -8,7 +8,7 @@ pairs and 1 elsewhere:
 With the items fixed, user ``u``'s factors solve ``(Y^T Y + alpha Y_u^T Y_u + reg I) x_u =
 (1 + alpha) sum_{i in u} y_i``. Each half-sweep takes a few conjugate-gradient steps from the current
 factors (Takacs, Pilaszy and Tikk, RecSys 2011), for every user at once: the product with the
-system matrix is one dense ``X (Y^T Y)``, one sampled product on the pattern of ``R``
+system matrix is one dense ``X (Y^T Y + reg I)``, one sampled product on the pattern of ``R``
 (``torch.sparse.sampled_addmm``) and one sparse product (``torch.sparse.mm``), never a per-user
 Gram matrix. A sweep over Yelp2018 at 63 factors takes about half a second on one thread.
 """
@@ -20,7 +20,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from marginrank.models.spectral_init import cosine_ready, csr_tensor, low_pass
+from marginrank.models.spectral_init import cosine_ready, csr_tensor, low_pass_items
 
 CG_STEPS = 3
 START_ALPHA, START_REGULARIZATION = 20.0, 0.1  # als_start, chosen on Yelp2018's and Gowalla's validation splits
@@ -28,9 +28,10 @@ NARROW_SWEEPS, WIDE_SWEEPS, WIDEST_NARROW = 3, 2, 128  # als_start's sweeps: thr
 
 
 def als_sweeps(
-    pairs: sp.spmatrix, users: Tensor, items: Tensor, sweeps: int, *, alpha: float, regularization: float
+    pairs: sp.spmatrix, users: Tensor | None, items: Tensor, sweeps: int, *, alpha: float, regularization: float
 ) -> tuple[Tensor, Tensor]:
-    """``(users, items)`` after ``sweeps`` sweeps (users, then items) from the given float32 factors.
+    """``(users, items)`` after ``sweeps`` sweeps (users, then items) from the given float32 factors;
+    ``users=None`` solves the first users' half-sweep from zero vectors.
 
     >>> pairs = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 4))))   # two blocks of users and items
     >>> users, items = als_sweeps(pairs, torch.rand(6, 2), torch.rand(8, 2), 3, alpha=10.0, regularization=0.1)
@@ -51,17 +52,21 @@ def _binary_csr(matrix: sp.spmatrix) -> Tensor:
     return csr_tensor(sp.csr_matrix(matrix) != 0)
 
 
-def _solve(pattern: Tensor, fixed: Tensor, start: Tensor, alpha: float, regularization: float) -> Tensor:
-    """Conjugate-gradient steps on every row's system, from ``start``; ``pattern`` is rows x fixed rows."""
-    gram = fixed.T @ fixed
+def _solve(pattern: Tensor, fixed: Tensor, start: Tensor | None, alpha: float, regularization: float) -> Tensor:
+    """Conjugate-gradient steps on every row's system, from ``start`` (None: zero vectors); ``pattern``
+    is rows x fixed rows."""
+    dense_part = fixed.T @ fixed + regularization * torch.eye(fixed.shape[1])
     fixed_columns = fixed.T.contiguous()
 
     def system(vectors: Tensor) -> Tensor:
         observed = torch.sparse.sampled_addmm(pattern, vectors, fixed_columns, beta=0.0, alpha=alpha)
-        return vectors @ gram + regularization * vectors + torch.sparse.mm(observed, fixed)
+        return torch.addmm(vectors @ dense_part, observed, fixed)
 
-    solution = start.clone()
-    residual = torch.sparse.mm(pattern, fixed) * (1 + alpha) - system(solution)
+    right_side = torch.sparse.mm(pattern, fixed).mul_(1 + alpha)
+    if start is None:
+        solution, residual = torch.zeros_like(right_side), right_side
+    else:
+        solution, residual = start.clone(), right_side - system(start)
     direction = residual.clone()
     squared = (residual * residual).sum(dim=1, keepdim=True)
     for _ in range(CG_STEPS):
@@ -90,11 +95,10 @@ def als_start(pairs: sp.csr_matrix, dim: int, seed: int = 0) -> tuple[np.ndarray
     sweeps, Yelp2018 0.1150 / 0.1152 at 256 and 0.1150 / 0.1154 at 384, Gowalla 0.2117 / 0.2099 and
     0.2203 / 0.2186 (:func:`start_sweeps`).
     """
-    _, items = low_pass(pairs, dim - 1, seed)
+    items = low_pass_items(pairs, dim - 1, seed)
     largest = np.linalg.norm(items, axis=1).max()
     items = torch.from_numpy(items / largest if largest > 0 else items)
-    users = torch.zeros(pairs.shape[0], dim - 1)  # the first half-sweep solves them from the items
-    users, items = als_sweeps(pairs, users, items, start_sweeps(dim), alpha=START_ALPHA, regularization=START_REGULARIZATION)
+    users, items = als_sweeps(pairs, None, items, start_sweeps(dim), alpha=START_ALPHA, regularization=START_REGULARIZATION)
     return cosine_ready(users.numpy(), items.numpy(), dim)
 
 
