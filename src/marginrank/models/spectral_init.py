@@ -2,7 +2,7 @@
 degree-normalized interaction matrix.
 
 With ``R~ = D_u^-1/2 R D_i^-1/2`` and ``V`` its top ``dim - 1`` right singular vectors (a randomized
-truncated SVD, ``torch.svd_lowrank``), user ``u``'s dot product with ``V_i`` is
+truncated SVD, :func:`right_singular_vectors`), user ``u``'s dot product with ``V_i`` is
 ``sum_{j in R_u} D_j^-1/2 V_j . V_i``: the ideal low-pass graph filter of GF-CF (Shen et al., "How
 Powerful is Graph Convolution for Recommendation?", CIKM 2021), a ranking that needs no training.
 
@@ -47,22 +47,58 @@ def low_pass_factors(
 
 
 def low_pass(pairs: sp.csr_matrix, rank: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(users [n_users, rank], items [n_items, rank])``: ``V`` the top ``rank`` right singular
-    vectors of ``D_u^-1/2 R D_i^-1/2`` (fewer columns where the matrix is smaller; zero beyond them)
-    and ``users = R D_i^-1/2 V``, whose dot products are the low-pass filter's scores."""
+    """``(users [n_users, rank], items [n_items, rank])``: the items of :func:`low_pass_items` and
+    ``users = R D_i^-1/2 V``, whose dot products with them are the low-pass filter's scores."""
+    binary = (sp.csr_matrix(pairs) != 0).astype(np.float32)
+    items = low_pass_items(binary, rank, seed)
+    item_degree = np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1.0)
+    users = np.asarray(binary @ (items * item_degree[:, None] ** -0.5), dtype=np.float32)
+    return users, items
+
+
+def low_pass_items(pairs: sp.csr_matrix, rank: int, seed: int = 0) -> np.ndarray:
+    """``V [n_items, rank]``: the top ``rank`` right singular vectors of ``D_u^-1/2 R D_i^-1/2``
+    (fewer columns where the matrix is smaller; zero beyond them)."""
     binary = (sp.csr_matrix(pairs) != 0).astype(np.float32)
     user_degree = np.maximum(np.asarray(binary.sum(axis=1)).ravel(), 1.0)
     item_degree = np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1.0)
-    matrix = csr_tensor(sp.diags(user_degree ** -0.5) @ binary @ sp.diags(item_degree ** -0.5))
+    normalized = sp.diags(user_degree ** -0.5) @ binary @ sp.diags(item_degree ** -0.5)
     found = min(rank, *binary.shape)
     items = np.zeros((binary.shape[1], rank), dtype=np.float32)
     if found > 0:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            _, _, right = torch.svd_lowrank(matrix, q=found, niter=POWER_ITERATIONS)
-        items[:, :found] = right.numpy()
-    users = np.asarray(binary @ (items * item_degree[:, None] ** -0.5), dtype=np.float32)
-    return users, items
+        items[:, :found] = right_singular_vectors(normalized, found, POWER_ITERATIONS, seed)
+    return items
+
+
+def right_singular_vectors(matrix: sp.spmatrix, rank: int, power_iterations: int, seed: int = 0) -> np.ndarray:
+    """The top ``rank`` right singular vectors ``[n_columns, rank]`` (float32) of a sparse ``A``: the
+    randomized range finder with subspace iteration (Halko, Martinsson and Tropp, SIAM Review 2011,
+    Algorithms 4.4 and 5.1) run on ``A^T``. ``Q = orth(A^T G)``, then ``power_iterations`` times
+    ``Q = orth(A^T orth(A Q))``; with ``A Q = P T`` (QR) and ``T = U S W^T``, the vectors are ``Q W``.
+
+    For a matrix with fewer rows than columns (users x items) this is what ``torch.svd_lowrank``
+    computes, which converts the transpose again for every product with it and takes the SVD of the
+    wide ``rank x n_columns`` projection; here the transpose is built once and the SVD is that of the
+    small triangle ``T``: 0.44 s against 0.76 s at rank 127 on Gowalla, 0.17 s against 0.42 s at rank 63 on
+    Yelp2018 (``benchmarks/svd_speed.py``).
+
+    >>> matrix = sp.csr_matrix(np.diag([9.0, 3.0, 0.1]))
+    >>> np.round(np.abs(right_singular_vectors(matrix, 2, power_iterations=2)), 4).tolist()
+    [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+    """
+    forward, backward = csr_tensor(matrix), csr_tensor(sp.csr_matrix(matrix).T)
+    sample = torch.randn(matrix.shape[0], rank, generator=torch.Generator().manual_seed(seed))
+    basis = _orthonormal(torch.sparse.mm(backward, sample))
+    for _ in range(power_iterations):
+        basis = _orthonormal(torch.sparse.mm(backward, _orthonormal(torch.sparse.mm(forward, basis))))
+    triangle = torch.linalg.qr(torch.sparse.mm(forward, basis), mode="r").R
+    _, _, right = torch.linalg.svd(triangle)
+    return (basis @ right.T).numpy()
+
+
+def _orthonormal(columns: torch.Tensor) -> torch.Tensor:
+    """An orthonormal basis of the span of ``columns`` (reduced QR)."""
+    return torch.linalg.qr(columns).Q
 
 
 def csr_tensor(matrix: sp.spmatrix) -> torch.Tensor:
