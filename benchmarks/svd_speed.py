@@ -30,18 +30,12 @@ import scipy.sparse as sp
 import torch
 
 from marginrank.data import read_lightgcn_split
-from marginrank.models.spectral_init import POWER_ITERATIONS, csr_tensor, right_singular_vectors
+from marginrank.atomic import atomic_write_text
+from marginrank.models.spectral_init import POWER_ITERATIONS, csr_tensor, degree_normalized, right_singular_vectors
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data"))
 DATASETS = ("yelp2018", "gowalla")
-
-
-def normalized(pairs: sp.csr_matrix) -> sp.csr_matrix:
-    binary = (pairs != 0).astype(np.float32)
-    user_degree = np.maximum(np.asarray(binary.sum(axis=1)).ravel(), 1.0)
-    item_degree = np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1.0)
-    return sp.csr_matrix(sp.diags(user_degree**-0.5) @ binary @ sp.diags(item_degree**-0.5), dtype=np.float32)
 
 
 def torch_lowrank(matrix: sp.csr_matrix, rank: int) -> np.ndarray:
@@ -79,7 +73,7 @@ def main() -> int:
         if not (SHARED / name / "train.txt").exists():
             print(f"skipped {name}: no LightGCN split under {SHARED} (set MARGINRANK_SHARED_DATA)")
             continue
-        matrix = normalized(read_lightgcn_split(SHARED / name)[0].matrix)
+        matrix = degree_normalized(read_lightgcn_split(SHARED / name)[0].matrix)
         for rank in args.ranks:
             baseline, theirs = median_of(args.repeats, lambda: torch_lowrank(matrix, rank))
             seconds, ours = median_of(args.repeats, lambda: right_singular_vectors(matrix, rank, POWER_ITERATIONS))
@@ -91,13 +85,11 @@ def main() -> int:
                   f"{row['torch']['largest']:.4f} | {row['ours']['largest']:.4f} |", flush=True)
     if not rows:
         return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": "svd_speed", "threads": 2, "power_iterations": POWER_ITERATIONS, "rows": rows,
               "python": sys.version.split()[0], "torch": torch.__version__, "machine": platform.machine(),
               "numpy": np.__version__}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(args.out)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out, json.dumps(result, indent=2))
     return 0
 
 
