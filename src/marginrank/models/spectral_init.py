@@ -84,8 +84,8 @@ def right_singular_vectors(matrix: sp.spmatrix, rank: int, power_iterations: int
     For a matrix with fewer rows than columns (users x items) this is what ``torch.svd_lowrank``
     computes, which converts the transpose again for every product with it and takes the SVD of the
     wide ``rank x n_columns`` projection; here the transpose is built once and the SVD is that of the
-    small triangle ``T``: 0.44 s against 0.76 s at rank 127 on Gowalla, 0.17 s against 0.42 s at rank 63 on
-    Yelp2018 (``benchmarks/svd_speed.py``).
+    small triangle ``T``: 0.44 s against 0.76 s at rank 127 on Gowalla, 0.17 s against 0.42 s at
+    rank 63 on Yelp2018 (``benchmarks/svd_speed.py``).
 
     >>> matrix = sp.csr_matrix(np.diag([9.0, 3.0, 0.1]))
     >>> np.round(np.abs(right_singular_vectors(matrix, 2, power_iterations=2)), 4).tolist()
