@@ -31,7 +31,8 @@ import torch
 
 from marginrank.data import read_lightgcn_split
 from marginrank.atomic import atomic_write_text
-from marginrank.models.spectral_init import POWER_ITERATIONS, csr_tensor, degree_normalized, right_singular_vectors
+from marginrank.models.propagation import degree_normalized
+from marginrank.models.spectral_init import POWER_ITERATIONS, csr_tensor, right_singular_vectors
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MARGINRANK_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -35,15 +35,11 @@ class NormalizedGraph:
 
     def __init__(self, pairs: sp.spmatrix) -> None:
         pairs = sp.csr_matrix(pairs, dtype=np.float32)
-        pairs.data[:] = 1.0
+        pairs.data[:] = 1.0  # every stored pair is an edge, once
         pairs.sum_duplicates()
         self.n_users, self.n_items = pairs.shape
-        adjacency = sp.bmat([[None, pairs], [pairs.T, None]], format="csr", dtype=np.float32)
-        adjacency.data[:] = 1.0
-        degree = np.asarray(adjacency.sum(axis=1)).ravel()
-        scale = np.zeros_like(degree)
-        scale[degree > 0] = degree[degree > 0] ** -0.5
-        adjacency = sp.csr_matrix(sp.diags(scale) @ adjacency @ sp.diags(scale), dtype=np.float32)
+        normalized = degree_normalized(pairs)
+        adjacency = sp.bmat([[None, normalized], [normalized.T, None]], format="csr", dtype=np.float32)
         adjacency.sort_indices()
         self.n_nodes = adjacency.shape[0]
         self.nnz = adjacency.nnz
@@ -81,3 +77,16 @@ class Propagation(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         return ctx.graph.layer_mean(grad.contiguous(), ctx.layers), None, None
+
+
+def degree_normalized(pairs: sp.spmatrix) -> sp.csr_matrix:
+    """``D_u^-1/2 R D_i^-1/2`` (float32) of the pattern ``R`` of ``pairs`` (users x items): the user-item
+    block of ``A_hat``; a user or item without pairs keeps an empty row or column.
+
+    >>> degree_normalized(sp.csr_matrix([[1.0, 1.0], [0.0, 3.0]])).toarray().astype(float).round(4).tolist()
+    [[0.7071, 0.5], [0.0, 0.7071]]
+    """
+    binary = (sp.csr_matrix(pairs) != 0).astype(np.float32)
+    user_degree = np.maximum(np.asarray(binary.sum(axis=1)).ravel(), 1.0)
+    item_degree = np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1.0)
+    return sp.csr_matrix(sp.diags(user_degree**-0.5) @ binary @ sp.diags(item_degree**-0.5), dtype=np.float32)

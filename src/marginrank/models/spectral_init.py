@@ -26,6 +26,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from marginrank.models.propagation import degree_normalized
+
 POWER_ITERATIONS = 2
 ROW_SCALE = 0.1
 
@@ -65,14 +67,6 @@ def low_pass_items(pairs: sp.csr_matrix, rank: int, seed: int = 0) -> np.ndarray
     if found > 0:
         items[:, :found] = right_singular_vectors(normalized, found, POWER_ITERATIONS, seed)
     return items
-
-
-def degree_normalized(pairs: sp.spmatrix) -> sp.csr_matrix:
-    """``D_u^-1/2 R D_i^-1/2`` (float32) of the pattern ``R`` of ``pairs``; empty rows and columns stay 0."""
-    binary = (sp.csr_matrix(pairs) != 0).astype(np.float32)
-    user_degree = np.maximum(np.asarray(binary.sum(axis=1)).ravel(), 1.0)
-    item_degree = np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1.0)
-    return sp.csr_matrix(sp.diags(user_degree**-0.5) @ binary @ sp.diags(item_degree**-0.5), dtype=np.float32)
 
 
 def right_singular_vectors(matrix: sp.spmatrix, rank: int, power_iterations: int, seed: int = 0) -> np.ndarray:
