@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import Field, asdict, dataclass, field, fields, replace
+from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -61,12 +62,12 @@ from marginrank.training.callbacks import Callback, CollapseCheck, LearningRateR
 from marginrank.training.checkpoint import load_checkpoint, require_entries, save_checkpoint
 from marginrank.training.distributed import ProcessGroup, from_environment
 from marginrank.training.evaluator import Evaluator
-from marginrank.training.optimizers import OPTIMIZERS, make_optimizer, preload_optimizers
+from marginrank.training.optimizers import OPTIMIZERS, make_optimizer
 from marginrank.training.run_folder import claim
 from marginrank.training.schedules import cosine_decay
 from marginrank.training.tasks import InteractionTask
 from marginrank.training.top_k_quantile import TopKQuantile
-from marginrank.training.trainer import Trainer, TrainResult
+from marginrank.training.trainer import OptimizerFactory, SchedulerFactory, Trainer, TrainResult
 
 PROTOCOLS = ("validation", "paper", "none")
 LR_SCHEDULES = ("plateau", "cosine")
@@ -423,7 +424,6 @@ class Recommender:
         the selection metrics of every evaluated epoch of the selection run (the validation split's
         under ``protocol="validation"``); an exception it raises ends the fit there."""
         started, p = time.perf_counter(), self.params
-        preload_optimizers()
         if not isinstance(data, (Dataset, Interactions)):
             raise MarginRankError(
                 f"fit takes a Dataset or Interactions (see marginrank.data: read_delimited, from_dataframe, "
@@ -492,18 +492,21 @@ class Recommender:
         p = self.settings_
         torch.manual_seed(p.seed)
         self.model = self._build_model(fit_on.matrix).to(p.device)
-        optimizer = make_optimizer(p.optimizer, self.model.parameters(), p.lr, sparse=p.sparse)
+        # built once the start is evaluated, so that the first result does not wait for the optimizer
+        optimizer: torch.optim.Optimizer | OptimizerFactory = partial(
+            make_optimizer, p.optimizer, list(self.model.parameters()), p.lr, sparse=p.sparse
+        )
         callbacks: list[Callback] = []
-        scheduler = None
+        scheduler: SchedulerFactory | None = None
         if p.lr_schedule == "cosine":  # it reads no metric: rebuilt over a refit's steps, each epoch ends at the same rate
             steps_per_epoch = -(-len(fit_on) // p.batch_size)
-            scheduler = cosine_decay(optimizer, p.epochs * steps_per_epoch, p.min_lr)
+            scheduler = partial(cosine_decay, total_steps=p.epochs * steps_per_epoch, min_lr=p.min_lr)
         elif replay is not None:
+            optimizer = optimizer()
             callbacks.append(LearningRateReplay(optimizer, replay))
         elif p.lr_patience is not None and evaluator is not None:
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="max", factor=p.lr_factor, patience=p.lr_patience, min_lr=p.min_lr
-            )
+            scheduler = partial(torch.optim.lr_scheduler.ReduceLROnPlateau, mode="max", factor=p.lr_factor,
+                                patience=p.lr_patience, min_lr=p.min_lr)
         loss = losses.get(p.loss, **p.loss_params)
         quantile = None
         if p.top_k_weight:

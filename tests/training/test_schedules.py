@@ -1,4 +1,5 @@
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -58,10 +59,9 @@ def data():
 
 
 def cosine_trainer(data, run_dir, epochs):
-    trainer = make_trainer(data, run_dir=run_dir, patience=None)
-    steps_per_epoch = len(trainer.task)
-    trainer.scheduler = cosine_decay(trainer.optimizer, epochs * steps_per_epoch, min_lr=1e-4)
-    return trainer, steps_per_epoch
+    steps_per_epoch = len(make_trainer(data).task)
+    schedule = partial(cosine_decay, total_steps=epochs * steps_per_epoch, min_lr=1e-4)
+    return make_trainer(data, run_dir=run_dir, patience=None, scheduler=schedule), steps_per_epoch
 
 
 def test_the_trainer_steps_a_per_step_schedule_and_resumes_it(data, tmp_path):

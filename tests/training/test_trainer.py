@@ -1,6 +1,7 @@
 import io
 import sys
 import warnings
+from functools import partial
 
 import pytest
 import torch
@@ -18,8 +19,13 @@ def data():
     return datasets.load("synthetic", n_users=300, n_items=150, mean_items_per_user=20)
 
 
+def adam(parameters):
+    return torch.optim.Adam(parameters, lr=1e-2)
+
+
 def make_trainer(data, *, similarity="cosine", loss=None, constraints=(), on_collapse="warn", seed=0,
-                 batch_size=256, positive_sampling="pairs", **kwargs):
+                 batch_size=256, positive_sampling="pairs", optimizer=adam, **kwargs):
+    """A cosine MF trainer; ``optimizer(parameters)`` builds its optimizer."""
     torch.manual_seed(seed)
     model = MF(data.n_users, data.n_items, 16, similarity=similarity, init_std=0.1 if similarity == "dot" else 1e-4)
     sampler = UniformSampler(data.n_items, 20, exclude=data.train.matrix, seed=seed)
@@ -27,7 +33,7 @@ def make_trainer(data, *, similarity="cosine", loss=None, constraints=(), on_col
         model,
         InteractionTask(data.train, sampler, batch_size=batch_size, positive_sampling=positive_sampling),
         loss or losses.CCL(margin=0.5, neg_weight=50),
-        torch.optim.Adam(model.parameters(), lr=1e-2),
+        optimizer(model.parameters()),
         constraints=constraints,
         evaluator=Evaluator(data.train.matrix, data.test.matrix),
         seed=seed,
@@ -69,14 +75,54 @@ def test_a_minimizing_plateau_scheduler_is_refused(data):
     trainer = make_trainer(data)
     with pytest.raises(MarginRankError, match="mode='max'"):
         make_trainer(data, scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(trainer.optimizer, mode="min"))
+    minimizing = partial(torch.optim.lr_scheduler.ReduceLROnPlateau, mode="min")
+    with pytest.raises(MarginRankError, match="mode='max'"):  # built with the optimizer, at once
+        make_trainer(data, scheduler=minimizing)
+    later = make_trainer(data, optimizer=built_later([]), scheduler=minimizing)
+    with pytest.raises(MarginRankError, match="mode='max'"):  # built with the optimizer, once the first epoch needs it
+        later.fit(epochs=1)
+
+
+def built_later(events):
+    """``make_trainer``'s ``optimizer``: a function that builds Adam when called, noting it in ``events``."""
+    def on(parameters):
+        parameters = list(parameters)
+
+        def build():
+            events.append("optimizer")
+            return adam(parameters)
+        return build
+    return on
+
+
+def test_an_optimizer_given_as_a_function_is_built_once_the_start_is_evaluated(data):
+    events = []
+
+    def schedule(optimizer):
+        events.append("schedule")
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=0)
+
+    trainer = make_trainer(data, optimizer=built_later(events), scheduler=schedule, evaluate_start=True)
+    evaluate = trainer.evaluator
+    trainer.evaluator = lambda model: events.append("evaluation") or evaluate(model)
+    result = trainer.fit(epochs=3)
+    assert events[:3] == ["evaluation", "optimizer", "schedule"] and events.count("optimizer") == 1
+    assert result.history[0]["lr"] == 1e-2
+    assert result.best_epoch > 0 and result.best_metrics["recall@20"] > result.history[0]["metrics"]["recall@20"]
+    assert trainer.scheduler.optimizer is trainer.optimizer
+
+
+def test_a_built_scheduler_needs_its_optimizer_built(data):
+    other = make_trainer(data)
+    with pytest.raises(MarginRankError, match="a built scheduler needs the optimizer it was built on"):
+        make_trainer(data, optimizer=built_later([]), scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(other.optimizer))
 
 
 def test_a_checkpoint_is_neither_overwritten_nor_resumed_with_another_optimizer(data, tmp_path):
     make_trainer(data, run_dir=tmp_path).fit(epochs=1)
     with pytest.raises(MarginRankError, match="already holds a run's checkpoint"):
         make_trainer(data, run_dir=tmp_path).fit(epochs=2)
-    other = make_trainer(data, run_dir=tmp_path)
-    other.optimizer = torch.optim.SGD(other.model.parameters(), lr=0.1)
+    other = make_trainer(data, run_dir=tmp_path, optimizer=lambda parameters: torch.optim.SGD(parameters, lr=0.1))
     with pytest.raises(MarginRankError, match="the checkpoint was trained with Adam, this trainer has SGD"):
         other.fit(epochs=2, resume=True)
 
@@ -181,9 +227,9 @@ def test_a_learning_rate_cut_can_restart_from_the_best_epoch(data, restore):
     # the monitored value falls after epoch 1, so the plateau scheduler (patience 0) cuts at epoch 2
     falling = iter([0.5, 0.4, 0.3])
     evaluator = lambda model: {"recall@20": next(falling)}  # noqa: E731
-    trainer = make_trainer(data, restore_best_on_lr_cut=restore)
+    trainer = make_trainer(data, restore_best_on_lr_cut=restore, scheduler=partial(
+        torch.optim.lr_scheduler.ReduceLROnPlateau, mode="max", factor=0.5, patience=0))
     trainer.evaluator = evaluator
-    trainer.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(trainer.optimizer, mode="max", factor=0.5, patience=0)
     snapshots = []
     original_evaluate = trainer._evaluate
 

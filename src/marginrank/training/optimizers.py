@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-import threading
 from collections.abc import Iterable
 
 import torch
@@ -15,19 +12,9 @@ from marginrank.training.row_adam import RowAdam
 
 OPTIMIZERS = ("adam", "adagrad", "sgd")
 # imported by the first torch optimizer a process builds (its ``add_param_group`` is wrapped by
-# ``torch._disable_dynamo``): about 1.3 s here, as long as evaluating a 64-wide start on Gowalla
+# ``torch._disable_dynamo``): about 1.3 s here, as long as evaluating a 64-wide start on Gowalla; the
+# Recommender builds its optimizer once the start is evaluated, so the first result does not wait for it
 OPTIMIZER_IMPORT = "torch._dynamo"
-
-
-def preload_optimizers() -> threading.Thread | None:
-    """Begin the import that building the first torch optimizer triggers, on a side thread, so that
-    it overlaps the work before the optimizer is built (the model's start) instead of following it.
-    Returns the thread, or None where the import is done already."""
-    if OPTIMIZER_IMPORT in sys.modules:
-        return None
-    thread = threading.Thread(target=importlib.import_module, args=(OPTIMIZER_IMPORT,), daemon=True)
-    thread.start()
-    return thread
 
 
 def make_optimizer(name: str, parameters: Iterable[torch.nn.Parameter], lr: float, *, sparse: bool = False) -> torch.optim.Optimizer:

@@ -42,6 +42,9 @@ from marginrank.training.seeds import GLOBAL, EpochSeeds
 from marginrank.training.tasks.base import Scores, Task
 
 CHECKPOINT_FORMAT = "marginrank-trainer-3"
+Scheduler = LRScheduler | ReduceLROnPlateau
+OptimizerFactory = Callable[[], torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], Scheduler]
 REQUIRED_BY_TASK = {
     "neg_log_prob": "the log-Q correction needs a softmax loss; {loss} takes no log-probabilities",
     "pos_threshold": "top-K thresholds go with a top-K weighted loss (TopKWeighted); {loss} takes none",
@@ -84,6 +87,10 @@ class Trainer:
       ``ReduceLROnPlateau`` (mode max), stepped with the monitored value at each evaluation, or
       any other torch schedule (e.g. :func:`~marginrank.training.schedules.cosine_decay`), stepped
       after every optimizer step.
+      ``optimizer`` may be given as a function of no arguments that builds it, and ``scheduler``
+      as a function of the optimizer: they are then built when first needed (after the start's
+      evaluation), which matters because the first torch optimizer a process builds imports
+      ``torch._dynamo`` (about a second on a CPU) and would otherwise delay the first result.
       ``evaluated_on`` names the evaluator's split (e.g. ``"validation"``) in the progress lines.
       ``restore_best_on_lr_cut`` reloads the best epoch's weights whenever the plateau scheduler
       cuts the learning rate (RecBox's plateau schedule), so the lower rate starts from the best
@@ -116,7 +123,7 @@ class Trainer:
         model: nn.Module,
         task: Task,
         loss: RankingLoss,
-        optimizer: torch.optim.Optimizer,
+        optimizer: torch.optim.Optimizer | OptimizerFactory,
         *,
         l2: float = 0.0,
         clip_norm: float | None = None,
@@ -125,7 +132,7 @@ class Trainer:
         eval_every: int = 1,
         monitor: str = "recall@20",
         patience: int | None = None,
-        scheduler: LRScheduler | ReduceLROnPlateau | None = None,
+        scheduler: Scheduler | SchedulerFactory | None = None,
         restore_best_on_lr_cut: bool = False,
         callbacks: Sequence[Callback] = (),
         run_dir: str | Path | None = None,
@@ -147,10 +154,9 @@ class Trainer:
         require_integer("eval_every", eval_every, 1)
         require_optional("clip_norm", clip_norm, require_positive)
         require_optional("time_limit", time_limit, require_positive)
-        if isinstance(scheduler, ReduceLROnPlateau) and scheduler.mode != "max":
-            raise MarginRankError("a ReduceLROnPlateau scheduler must have mode='max': the monitored metric rises")
-        if restore_best_on_lr_cut and scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau):
-            raise MarginRankError("restore_best_on_lr_cut acts on the cuts of a ReduceLROnPlateau, not on a per-step schedule")
+        if isinstance(scheduler, Scheduler) and not isinstance(optimizer, torch.optim.Optimizer):
+            raise MarginRankError("a built scheduler needs the optimizer it was built on: pass the optimizer built, "
+                                  "or the scheduler as a function of the optimizer")
         if not isinstance(constraints, Sequence) or not isinstance(callbacks, Sequence):
             wrong = constraints if not isinstance(constraints, Sequence) else callbacks
             raise MarginRankError(f"constraints and callbacks are lists, e.g. [{type(wrong).__name__}(...)]")
@@ -161,12 +167,16 @@ class Trainer:
                 raise MarginRankError(REQUIRED_BY_TASK[keyword].format(loss=type(loss).__name__))
         if loss.takes("pos_threshold") and "pos_threshold" not in task.loss_keywords:
             raise MarginRankError(f"{type(loss).__name__} weighs by top-K thresholds: give the task a TopKQuantile")
-        self.model, self.task, self.loss, self.optimizer = model, task, loss, optimizer
+        self.model, self.task, self.loss = model, task, loss
         self.passed_keywords = task.loss_keywords | {k for k in task.optional_keywords if loss.takes(k)}
         self.l2, self.clip_norm = l2, clip_norm
         self.constraints, self.callbacks = tuple(constraints), tuple(callbacks)
         self.evaluator, self.eval_every, self.monitor, self.patience = evaluator, eval_every, monitor, patience
-        self.scheduler, self.restore_best_on_lr_cut = scheduler, restore_best_on_lr_cut
+        self.restore_best_on_lr_cut = restore_best_on_lr_cut
+        self._optimization: tuple[torch.optim.Optimizer, Scheduler | None] | None = None
+        self._optimizer_source, self._scheduler_source = optimizer, scheduler
+        if isinstance(optimizer, torch.optim.Optimizer):
+            self._build_optimization()
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.seed, self.progress, self.device = seed, progress, torch.device(device)
         self.progress_bar = progress and progress_bar
@@ -186,6 +196,35 @@ class Trainer:
         self.stale_evaluations = 0
         self.epoch = 0
         self.bytes_communicated = 0
+
+    # -------------------------------------------------------------------------- optimizer, schedule
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer (built on first use where a function to build it was given)."""
+        return self._built()[0]
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The learning-rate schedule on :attr:`optimizer`, if any."""
+        return self._built()[1]
+
+    def _built(self) -> tuple[torch.optim.Optimizer, Scheduler | None]:
+        if self._optimization is None:
+            self._build_optimization()
+        return self._optimization
+
+    def _build_optimization(self) -> None:
+        optimizer = self._optimizer_source
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            optimizer = optimizer()
+        scheduler = self._scheduler_source
+        if scheduler is not None and not isinstance(scheduler, Scheduler):
+            scheduler = scheduler(optimizer)
+        if isinstance(scheduler, ReduceLROnPlateau) and scheduler.mode != "max":
+            raise MarginRankError("a ReduceLROnPlateau scheduler must have mode='max': the monitored metric rises")
+        if self.restore_best_on_lr_cut and scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau):
+            raise MarginRankError("restore_best_on_lr_cut acts on the cuts of a ReduceLROnPlateau, not on a per-step schedule")
+        self._optimization = optimizer, scheduler
 
     # ----------------------------------------------------------------------------------- training
     def fit(self, epochs: int, *, resume: bool = False, on_start: Callable[[], None] | None = None) -> TrainResult:
@@ -241,9 +280,10 @@ class Trainer:
 
     def _evaluate_start(self) -> None:
         """Epoch 0: the model as built, evaluated and kept as the best so far."""
-        record: dict[str, Any] = {"epoch": 0, "lr": self.optimizer.param_groups[0]["lr"]}
+        record: dict[str, Any] = {"epoch": 0}
         self._evaluate(record, trained=False)
         record["elapsed"] = time.perf_counter() - self.clock
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
         self._record(record)
         if self.run_dir is not None:
             self._save_best()
