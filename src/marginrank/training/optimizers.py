@@ -11,10 +11,6 @@ from marginrank.errors import MarginRankError
 from marginrank.training.row_adam import RowAdam
 
 OPTIMIZERS = ("adam", "adagrad", "sgd")
-# imported by the first torch optimizer a process builds (its ``add_param_group`` is wrapped by
-# ``torch._disable_dynamo``): about 1.3 s here, as long as evaluating a 64-wide start on Gowalla; the
-# Recommender builds its optimizer once the start is evaluated, so the first result does not wait for it
-OPTIMIZER_IMPORT = "torch._dynamo"
 
 
 def make_optimizer(name: str, parameters: Iterable[torch.nn.Parameter], lr: float, *, sparse: bool = False) -> torch.optim.Optimizer:
